@@ -1,0 +1,338 @@
+/*
+ * lwp.h - Erlang-style lightweight processes for C.
+ *
+ * This header is the whole public API of liblwp and its manual.
+ *
+ * A program starts the runtime with lwp_main(), which runs a first process
+ * and returns when the runtime stops.  Processes are plain C functions
+ * running on small stacks of their own; they are cheap (a few KiB each, so
+ * millions fit in memory), they share nothing by default, and they talk by
+ * sending messages:
+ *
+ *     static void echo(void *arg)
+ *     {
+ *         lwp_msg *m = lwp_receive(NULL, NULL, LWP_INFINITY);
+ *         lwp_send(m->from, m->tag, m->data, m->size);   // reply
+ *         lwp_msg_free(m);
+ *     }
+ *
+ *     static void first(void *arg)
+ *     {
+ *         lwp_pid p = lwp_spawn(echo, NULL);
+ *         lwp_send(p, 42, "hi", 3);
+ *         lwp_msg *r = lwp_receive_from(p, LWP_INFINITY);
+ *         printf("%s\n", (char *)r->data);               // prints "hi"
+ *         lwp_msg_free(r);
+ *     }
+ *
+ *     int main(void) { return lwp_main(NULL, first, NULL) < 0; }
+ *
+ * Conventions used throughout:
+ *  - A function that can fail returns a negative LWP_E* code (lwp_strerror()
+ *    names it); 0 or a non-negative value means success.  Functions that
+ *    return a pointer return NULL on failure and leave the code for
+ *    lwp_last_error().  The runtime never aborts on a caller's bad input, and
+ *    a failed call changes nothing.
+ *  - Times are int64_t nanoseconds.  A timeout of 0 polls, LWP_INFINITY waits
+ *    forever; any other negative value is LWP_EINVAL.
+ *  - "Inside a process" means called from code running as an lwp process.
+ *    lwp_send(), lwp_spawn() and the registry also work from any other
+ *    thread (a thread the runtime does not own) while the runtime runs.
+ */
+#ifndef LWP_H
+#define LWP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define LWP_API __attribute__((visibility("default")))
+#define LWP_NODISCARD __attribute__((warn_unused_result))
+#else
+#define LWP_API
+#define LWP_NODISCARD
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                    */
+/* ------------------------------------------------------------------------ */
+
+enum {
+	LWP_OK = 0,
+	LWP_EINVAL = -1,     /* an argument is invalid (NULL function, bad timeout, ...) */
+	LWP_ENOPROC = -2,    /* no such process: it has exited (or never existed) */
+	LWP_EBADPID = -3,    /* the value is not a pid at all (zero, negative, malformed) */
+	LWP_ENOTPROC = -4,   /* must be called from inside a process */
+	LWP_ENOMEM = -5,     /* out of memory (payload too large, no stack, ...) */
+	LWP_ELIMIT = -6,     /* the process limit (lwp_config.max_procs) is reached */
+	LWP_ENAME = -7,      /* a name is empty or longer than LWP_NAME_MAX */
+	LWP_ENAMETAKEN = -8, /* the name is registered already */
+	LWP_EREGISTERED = -9, /* the process has a registered name already */
+	LWP_ENOTREG = -10,   /* no process is registered under that name */
+	LWP_ERUNNING = -11,  /* the runtime is running already (lwp_main called twice) */
+	LWP_ENOTRUNNING = -12, /* the runtime is not running */
+	LWP_ETIMEDOUT = -13, /* a receive timed out (see lwp_last_error()) */
+	LWP_ESYS = -14,      /* the operating system refused (thread, mmap, signal) */
+};
+
+/* A static, human-readable name for an LWP_E* code ("no such process"). */
+LWP_API const char *lwp_strerror(int err);
+
+/*
+ * The reason the last call that returned NULL (lwp_receive*, lwp_msg_alloc)
+ * failed: LWP_ETIMEDOUT, LWP_EINVAL, LWP_ENOTPROC, LWP_ENOMEM...  Kept per
+ * process (per thread outside processes); LWP_OK after a success.
+ */
+LWP_API int lwp_last_error(void);
+
+/* ------------------------------------------------------------------------ */
+/* Pids                                                                      */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A process identifier.  A valid pid is > 0; it names one process for ever:
+ * it carries the generation (serial) of its slot in the process table, so a
+ * pid of an exited process never reaches a later process that reuses the
+ * slot.  Functions returning an lwp_pid return a negative LWP_E* code on
+ * failure.  Pids print as Erlang's do: <0.ID.SERIAL>.
+ */
+typedef int64_t lwp_pid;
+
+#define LWP_NOPID ((lwp_pid)0) /* "no process": a message from a foreign thread */
+
+/* Big enough for any pid's text, with its NUL: "<0.4294967295.2147483647>". */
+typedef struct lwp_pid_text {
+	char s[32];
+} lwp_pid_text;
+
+/* The pid as text, for printf("%s", lwp_pid_str(p).s).  A bad pid prints as
+ * "<bad pid>". */
+LWP_API lwp_pid_text lwp_pid_str(lwp_pid pid);
+
+/* ------------------------------------------------------------------------ */
+/* The runtime                                                               */
+/* ------------------------------------------------------------------------ */
+
+#define LWP_INFINITY ((int64_t)-1)
+
+/* Everything zero means "the default"; pass NULL for all defaults. */
+typedef struct lwp_config {
+	/* Scheduler threads.  0: one per core (see docs/DESIGN.md). */
+	unsigned schedulers;
+	/* Default stack size of a process, in bytes, rounded up to pages.
+	 * 0: LWP_STACK_DEFAULT.  Only the pages a process touches use memory. */
+	size_t stack_size;
+	/* Most processes alive at once.  0: LWP_MAX_PROCS_DEFAULT. */
+	uint32_t max_procs;
+} lwp_config;
+
+#define LWP_STACK_DEFAULT ((size_t)64 * 1024)
+#define LWP_STACK_MIN ((size_t)16 * 1024)
+#define LWP_STACK_MAX ((size_t)1024 * 1024 * 1024)
+#define LWP_MAX_PROCS_DEFAULT (1u << 22) /* 4,194,304 */
+#define LWP_MAX_PROCS_MAX (1u << 28)
+
+/*
+ * Start the runtime on the calling thread, run fn(arg) as the first
+ * process, and return when the runtime stops: when no process is left, or
+ * when a process calls lwp_stop().  Returns 0, or LWP_ERUNNING if the
+ * runtime is running already, LWP_EINVAL for a NULL fn or a config value out
+ * of range, LWP_ENOMEM / LWP_ESYS if it cannot get its resources.  The
+ * runtime can be started again after it stopped.
+ */
+LWP_API int lwp_main(const lwp_config *cfg, void (*fn)(void *), void *arg);
+
+/*
+ * Ask the runtime to stop.  lwp_main() returns once the caller (if a
+ * process) has switched out; processes still alive then are discarded
+ * without running further.  Callable from anywhere; LWP_ENOTRUNNING if the
+ * runtime is not running.
+ */
+LWP_API int lwp_stop(void);
+
+/* Live processes right now (0 when the runtime is not running). */
+LWP_API size_t lwp_process_count(void);
+
+/* ------------------------------------------------------------------------ */
+/* Processes                                                                 */
+/* ------------------------------------------------------------------------ */
+
+typedef struct lwp_spawn_opts {
+	/* Stack size in bytes (LWP_STACK_MIN..LWP_STACK_MAX); 0: the runtime's
+	 * default (lwp_config.stack_size). */
+	size_t stack_size;
+} lwp_spawn_opts;
+
+/*
+ * Create a process running fn(arg) and return its pid.  The new process is
+ * runnable at once; the caller keeps running.  When fn returns, the process
+ * exits normally.  Errors: LWP_EINVAL (NULL fn, bad stack size),
+ * LWP_ELIMIT, LWP_ENOMEM, LWP_ENOTRUNNING.
+ */
+LWP_API lwp_pid lwp_spawn(void (*fn)(void *), void *arg);
+LWP_API lwp_pid lwp_spawn_opt(void (*fn)(void *), void *arg,
+			      const lwp_spawn_opts *opts);
+
+/* The calling process's pid, or LWP_ENOTPROC outside a process. */
+LWP_API lwp_pid lwp_self(void);
+
+/* Is pid a live process?  False for bad and dead pids. */
+LWP_API bool lwp_is_alive(lwp_pid pid);
+
+/* Exit reasons.  Any other value is an abnormal exit of the user's own. */
+enum {
+	LWP_EXIT_NORMAL = 0,
+};
+
+/*
+ * End the calling process with reason.  Its unreceived messages are freed
+ * and its registered name is released.  Outside a process it returns
+ * LWP_ENOTPROC (and that is its only return).
+ */
+LWP_API int lwp_exit(int reason);
+
+/* Let other runnable processes run.  0, or LWP_ENOTPROC. */
+LWP_API int lwp_yield(void);
+
+/* Suspend the caller for ns nanoseconds (0: a yield).  Messages that arrive
+ * meanwhile stay queued.  0, LWP_EINVAL (ns < 0) or LWP_ENOTPROC. */
+LWP_API int lwp_sleep(int64_t ns);
+
+/* Monotonic clock, in nanoseconds: the clock timeouts are measured on. */
+LWP_API int64_t lwp_now(void);
+
+/* ------------------------------------------------------------------------ */
+/* Messages                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A received message.  It belongs to the receiver until lwp_msg_free() (or
+ * until it is forwarded with lwp_send_msg()).  data is aligned for any type.
+ */
+typedef struct lwp_msg {
+	lwp_pid from;  /* sender, LWP_NOPID when sent from a foreign thread */
+	uint64_t tag;  /* the sender's label for it */
+	size_t size;   /* bytes in data */
+	_Alignas(16) unsigned char data[];
+} lwp_msg;
+
+/* Largest payload: a larger one is LWP_ENOMEM. */
+#define LWP_MSG_MAX ((size_t)1 << 40)
+
+/*
+ * Send a copy of data[0..size) with tag to pid.  Never blocks; messages from
+ * one sender to one receiver arrive in the order sent.  Works inside and
+ * outside processes.  Returns 0, or LWP_EBADPID, LWP_ENOPROC (the receiver
+ * has exited; nothing is sent), LWP_EINVAL (data NULL with size > 0),
+ * LWP_ENOMEM, LWP_ENOTRUNNING.  A receiver that exits before receiving
+ * drops the message.
+ */
+LWP_API int lwp_send(lwp_pid to, uint64_t tag, const void *data, size_t size);
+
+/*
+ * Zero-copy: allocate a message with room for size bytes, fill m->data,
+ * then hand it over with lwp_send_msg(), which sets from and tag.  On
+ * success the message belongs to the receiver; on failure it stays the
+ * caller's.  A received message can be forwarded the same way.
+ * lwp_msg_alloc returns NULL (lwp_last_error(): LWP_ENOMEM) on failure.
+ */
+LWP_API lwp_msg *lwp_msg_alloc(size_t size);
+LWP_API int lwp_send_msg(lwp_pid to, uint64_t tag, lwp_msg *m);
+
+/* Free a received or allocated message.  NULL is ignored. */
+LWP_API void lwp_msg_free(lwp_msg *m);
+
+/*
+ * A match function: return true to take the message.  It runs inside the
+ * receiving process and must not call lwp_receive*.
+ */
+typedef bool (*lwp_match_fn)(const lwp_msg *m, void *ctx);
+
+/*
+ * Selective receive: the oldest message in the caller's mailbox that
+ * match(m, ctx) accepts (match NULL: the oldest message).  Messages that do
+ * not match stay, in order, for later receives.  Waits up to timeout_ns
+ * (0: poll, LWP_INFINITY: forever) for a match and returns NULL when time
+ * is up, with lwp_last_error() = LWP_ETIMEDOUT.  Also NULL with LWP_EINVAL
+ * (bad timeout) or LWP_ENOTPROC.
+ *
+ * Each message is offered to the match function of one receive call at most
+ * once: a receive that waits looks only at messages that arrived since its
+ * last scan, so a long mailbox does not make receive quadratic.
+ */
+LWP_API lwp_msg *lwp_receive(lwp_match_fn match, void *ctx, int64_t timeout_ns);
+
+/* Ready-made match functions: ctx points to the uint64_t tag / the lwp_pid
+ * sender wanted. */
+LWP_API bool lwp_match_tag(const lwp_msg *m, void *ctx);
+LWP_API bool lwp_match_from(const lwp_msg *m, void *ctx);
+
+/* Shorthands for lwp_receive(lwp_match_tag, &tag, t) and for _from. */
+LWP_API lwp_msg *lwp_receive_tag(uint64_t tag, int64_t timeout_ns);
+LWP_API lwp_msg *lwp_receive_from(lwp_pid from, int64_t timeout_ns);
+
+/* Messages waiting in the caller's mailbox, or LWP_ENOTPROC. */
+LWP_API long lwp_mailbox_size(void);
+
+/*
+ * Like Erlang's c:flush(): remove every message waiting in the caller's
+ * mailbox, in order, calling print(m, ctx) for each before freeing it.
+ * With print NULL, each is printed to stdout as "Shell got TERM" where TERM
+ * is lwp_msg_format()'s text.  Returns how many were flushed, or
+ * LWP_ENOTPROC.
+ */
+LWP_API long lwp_flush(void (*print)(const lwp_msg *m, void *ctx), void *ctx);
+
+/*
+ * Write m's payload as an Erlang-like term into buf (snprintf rules; returns
+ * the length it needs): printable text as "a string" (a trailing NUL is not
+ * shown), anything else as a binary <<1,2,3>>.
+ */
+LWP_API int lwp_msg_format(const lwp_msg *m, char *buf, size_t len);
+
+/* ------------------------------------------------------------------------ */
+/* Registered names                                                          */
+/* ------------------------------------------------------------------------ */
+
+#define LWP_NAME_MAX 63 /* bytes, without the NUL */
+
+/*
+ * Register pid under name (1..LWP_NAME_MAX bytes).  A process has at most
+ * one name; the name is released when the process exits.  Errors: LWP_ENAME,
+ * LWP_ENAMETAKEN, LWP_EREGISTERED (pid has a name), LWP_EBADPID,
+ * LWP_ENOPROC (pid has exited), LWP_ENOTRUNNING.
+ */
+LWP_API int lwp_register(const char *name, lwp_pid pid);
+
+/* Remove a name.  0, LWP_ENAME or LWP_ENOTREG. */
+LWP_API int lwp_unregister(const char *name);
+
+/* The pid registered under name; LWP_ENOTREG or LWP_ENAME if none. */
+LWP_API lwp_pid lwp_whereis(const char *name);
+
+/* lwp_send() to the process registered under name; LWP_ENOTREG if none. */
+LWP_API int lwp_send_name(const char *name, uint64_t tag, const void *data,
+			  size_t size);
+
+typedef struct lwp_reg_entry {
+	char name[LWP_NAME_MAX + 1];
+	lwp_pid pid;
+} lwp_reg_entry;
+
+/*
+ * Copy up to cap registered names (sorted by name) into out and return how
+ * many there are in all (which may exceed cap, as with snprintf).
+ */
+LWP_API long lwp_registered(lwp_reg_entry *out, size_t cap);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LWP_H */

@@ -1,0 +1,84 @@
+/*
+ * mailbox.h - a process's mailbox: a lock-free inbox that any thread pushes
+ * to, and a private save queue that only the owner reads.
+ *
+ * The inbox is one word: the head of a LIFO list of arrived messages, whose
+ * bit 0 says "the owner is blocked waiting for a message".  That single word
+ * carries the whole wakeup protocol:
+ *  - a sender links its message in with one CAS; if the word it replaced had
+ *    the WAITING bit, that sender (and no one else) must make the owner
+ *    runnable;
+ *  - the owner takes every arrival with one exchange, reverses it into
+ *    arrival order and appends it to the save queue;
+ *  - the owner blocks by CAS'ing the empty word (0) to WAITING after it has
+ *    switched out; the CAS fails if anything arrived, so no wakeup is lost;
+ *  - a timer ends a wait by CAS'ing WAITING back to 0.
+ * Invariant: WAITING is set only while the owner is switched out and in no
+ * run queue, and whoever clears it owns the duty to make the owner runnable.
+ *
+ * Selective receive scans the save queue; a receive that has to wait only
+ * scans what arrived since its last scan (Erlang's save pointer).
+ */
+#ifndef LWP_MAILBOX_H
+#define LWP_MAILBOX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "compiler.h"
+#include "lwp.h"
+
+#define INBOX_WAITING ((uintptr_t)1)
+
+/* The runtime's header in front of every lwp_msg. */
+struct msg_hdr {
+	struct msg_hdr *next; /* inbox link, then save-queue link */
+	lwp_pid to;           /* the incarnation it was sent to */
+	lwp_msg m;            /* what the user sees; payload follows */
+};
+
+struct mailbox {
+	_Atomic uintptr_t inbox;    /* written by senders: see above */
+	struct msg_hdr *first;      /* save queue, owner only */
+	struct msg_hdr *last;
+	long count;                 /* messages in the save queue */
+};
+
+static inline struct msg_hdr *msg_hdr_of(const lwp_msg *m)
+{
+	return container_of(m, struct msg_hdr, m);
+}
+
+/* A message with room for size payload bytes, or NULL (LWP_ENOMEM). */
+must_check struct msg_hdr *msg_new(size_t size);
+void msg_delete(struct msg_hdr *h);
+
+/*
+ * Link h into mb's inbox.  Returns true when the caller won the duty to
+ * wake the owner (it was WAITING).  Any thread.
+ */
+must_check bool mailbox_push(struct mailbox *mb, struct msg_hdr *h);
+
+/*
+ * Owner: move every arrival into the save queue, dropping (freeing) those
+ * sent to an earlier incarnation than `self`.  Returns the first message
+ * appended, or NULL if nothing new arrived.
+ */
+struct msg_hdr *mailbox_drain(struct mailbox *mb, lwp_pid self);
+
+/* Owner: unlink h, whose predecessor in the save queue is prev (or NULL). */
+void mailbox_unlink(struct mailbox *mb, struct msg_hdr *prev,
+		    struct msg_hdr *h);
+
+/* Free every message, queued or arrived (exit, teardown). */
+void mailbox_clear(struct mailbox *mb);
+
+/* After switching out: set WAITING if nothing arrived.  False: something did,
+ * and the owner must stay runnable. */
+must_check bool mailbox_block(struct mailbox *mb);
+
+/* A timer ending a wait: clear WAITING.  True when the caller won the duty
+ * to wake the owner. */
+must_check bool mailbox_unblock(struct mailbox *mb);
+
+#endif /* LWP_MAILBOX_H */

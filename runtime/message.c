@@ -1,0 +1,259 @@
+/*
+ * message.c - the messaging API: send, selective receive, flush.
+ *
+ * The mailbox data structure and its wakeup protocol are in mailbox.c;
+ * this file is what processes call.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "lwp.h"
+#include "mailbox.h"
+#include "proc.h"
+#include "runtime.h"
+#include "sched.h"
+
+lwp_msg *lwp_msg_alloc(size_t size)
+{
+	struct msg_hdr *h = msg_new(size);
+
+	error_set(h ? LWP_OK : LWP_ENOMEM);
+	return h ? &h->m : NULL;
+}
+
+void lwp_msg_free(lwp_msg *m)
+{
+	if (m)
+		msg_delete(msg_hdr_of(m));
+}
+
+/* The live process a message to `to` goes to. */
+static int target(lwp_pid to, struct proc **dst)
+{
+	if (!rt_running())
+		return LWP_ENOTRUNNING;
+	return proc_lookup(to, dst);
+}
+
+static void deliver(struct proc *dst, lwp_pid to, uint64_t tag,
+		    struct msg_hdr *h)
+{
+	struct proc *self = sched_current();
+
+	h->to = to;
+	h->m.from = self ? atomic_load_explicit(&self->pid,
+						memory_order_relaxed)
+			 : LWP_NOPID;
+	h->m.tag = tag;
+	if (mailbox_push(&dst->mbox, h))
+		sched_ready_next(dst);
+	if (self)
+		sched_charge(self);
+}
+
+int lwp_send_msg(lwp_pid to, uint64_t tag, lwp_msg *m)
+{
+	struct proc *dst;
+	int err;
+
+	if (!m)
+		return LWP_EINVAL;
+	err = target(to, &dst);
+	if (!err)
+		deliver(dst, to, tag, msg_hdr_of(m));
+	return err;
+}
+
+int lwp_send(lwp_pid to, uint64_t tag, const void *data, size_t size)
+{
+	struct msg_hdr *h;
+	struct proc *dst;
+	int err;
+
+	if (!data && size)
+		return LWP_EINVAL;
+	err = target(to, &dst);
+	if (err)
+		return err;
+	h = msg_new(size);
+	if (!h)
+		return LWP_ENOMEM;
+	if (size)
+		memcpy(h->m.data, data, size);
+	deliver(dst, to, tag, h);
+	return 0;
+}
+
+static bool accepts(lwp_match_fn match, void *ctx, const struct msg_hdr *h)
+{
+	return !match || match(&h->m, ctx);
+}
+
+/* Scan the save queue from `from` (whose predecessor is prev) and take the
+ * first message match accepts. */
+static lwp_msg *take_match(struct mailbox *mb, struct msg_hdr *prev,
+			   struct msg_hdr *from, lwp_match_fn match, void *ctx)
+{
+	for (struct msg_hdr *h = from; h; prev = h, h = h->next)
+		if (accepts(match, ctx, h)) {
+			mailbox_unlink(mb, prev, h);
+			return &h->m;
+		}
+	return NULL;
+}
+
+static int deadline_of(int64_t timeout_ns, int64_t *deadline)
+{
+	if (timeout_ns == LWP_INFINITY)
+		*deadline = TIMER_NEVER;
+	else if (timeout_ns < 0)
+		return LWP_EINVAL;
+	else
+		*deadline = timeout_ns > TIMER_NEVER - timer_now()
+				    ? TIMER_NEVER
+				    : timer_now() + timeout_ns;
+	return 0;
+}
+
+lwp_msg *lwp_receive(lwp_match_fn match, void *ctx, int64_t timeout_ns)
+{
+	struct proc *p = sched_current();
+	struct mailbox *mb;
+	int64_t deadline = 0;
+	lwp_msg *m;
+	int err;
+
+	if (!p) {
+		error_set(LWP_ENOTPROC);
+		return NULL;
+	}
+	if (timeout_ns != 0) {
+		err = deadline_of(timeout_ns, &deadline);
+		if (err) {
+			error_set(err);
+			return NULL;
+		}
+	}
+	mb = &p->mbox;
+	m = take_match(mb, NULL, mb->first, match, ctx);
+	while (!m) {
+		struct msg_hdr *seen = mb->last;
+		struct msg_hdr *fresh = mailbox_drain(mb, p->pid);
+
+		if (fresh) {
+			m = take_match(mb, seen, fresh, match, ctx);
+			continue;
+		}
+		if (timeout_ns == 0 ||
+		    (deadline != TIMER_NEVER && timer_now() >= deadline)) {
+			err = LWP_ETIMEDOUT;
+			break;
+		}
+		err = sched_block(p, deadline);
+		if (err)
+			break;
+	}
+	error_set(m ? LWP_OK : err);
+	if (m)
+		sched_charge(p);
+	return m;
+}
+
+bool lwp_match_tag(const lwp_msg *m, void *ctx)
+{
+	return ctx && m->tag == *(const uint64_t *)ctx;
+}
+
+bool lwp_match_from(const lwp_msg *m, void *ctx)
+{
+	return ctx && m->from == *(const lwp_pid *)ctx;
+}
+
+lwp_msg *lwp_receive_tag(uint64_t tag, int64_t timeout_ns)
+{
+	return lwp_receive(lwp_match_tag, &tag, timeout_ns);
+}
+
+lwp_msg *lwp_receive_from(lwp_pid from, int64_t timeout_ns)
+{
+	return lwp_receive(lwp_match_from, &from, timeout_ns);
+}
+
+long lwp_mailbox_size(void)
+{
+	struct proc *p = sched_current();
+
+	if (!p)
+		return LWP_ENOTPROC;
+	mailbox_drain(&p->mbox, p->pid);
+	return p->mbox.count;
+}
+
+/* Printable text, allowing one trailing NUL. */
+static bool is_text(const unsigned char *d, size_t n)
+{
+	if (n && d[n - 1] == 0)
+		n--;
+	for (size_t i = 0; i < n; i++)
+		if (!isprint(d[i]) && d[i] != '\n' && d[i] != '\t')
+			return false;
+	return true;
+}
+
+int lwp_msg_format(const lwp_msg *m, char *buf, size_t len)
+{
+	size_t n = m->size, used = 0;
+	int w;
+
+	if (n && is_text(m->data, n)) {
+		if (m->data[n - 1] == 0)
+			n--;
+		return snprintf(buf, len, "\"%.*s\"", (int)n,
+				(const char *)m->data);
+	}
+	/* <<1,2,3>>, written piecewise so that any len works (snprintf). */
+#define PUT(...)                                                               \
+	do {                                                                   \
+		w = snprintf(used < len ? buf + used : NULL,                   \
+			     used < len ? len - used : 0, __VA_ARGS__);        \
+		used += (size_t)w;                                             \
+	} while (0)
+	PUT("<<");
+	for (size_t i = 0; i < n; i++)
+		PUT(i ? ",%u" : "%u", m->data[i]);
+	PUT(">>");
+#undef PUT
+	return (int)used;
+}
+
+static void print_shell(const lwp_msg *m, void *ctx)
+{
+	char small[256], *text = small;
+	int n = lwp_msg_format(m, small, sizeof(small));
+
+	(void)ctx;
+	if ((size_t)n >= sizeof(small) && (text = malloc((size_t)n + 1)))
+		lwp_msg_format(m, text, (size_t)n + 1);
+	printf("Shell got %s\n", text ? text : small);
+	if (text != small)
+		free(text);
+}
+
+long lwp_flush(void (*print)(const lwp_msg *m, void *ctx), void *ctx)
+{
+	struct proc *p = sched_current();
+	lwp_msg *m;
+	long n = 0;
+
+	if (!p)
+		return LWP_ENOTPROC;
+	while ((m = lwp_receive(NULL, NULL, 0))) {
+		(print ? print : print_shell)(m, ctx);
+		lwp_msg_free(m);
+		n++;
+	}
+	return n;
+}

@@ -1,0 +1,352 @@
+/*
+ * proc.c - see proc.h.
+ *
+ * Slots are handed out from a per-scheduler cache of free indices, refilled
+ * in batches from a global list, so a warm spawn takes no lock.  Chunks of
+ * the table are 2 MiB and asked for as transparent huge pages: a spawn storm
+ * into fresh slots then costs one page fault per CHUNK_PROCS processes
+ * instead of one per 16.
+ */
+#include "proc.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "registry.h"
+#include "runtime.h"
+#include "sched.h"
+
+#define CHUNK_SHIFT 13
+#define CHUNK_PROCS (1u << CHUNK_SHIFT)
+#define CHUNK_BYTES ((size_t)CHUNK_PROCS * sizeof(struct proc))
+#define NCHUNKS (LWP_MAX_PROCS_MAX >> CHUNK_SHIFT)
+#define SLOT_BATCH (ARRAY_SIZE(((struct slot_cache *)0)->idx) / 2)
+#define GEN_MAX 0x7fffffffu /* pids stay positive */
+
+static struct {
+	/* Published with release once initialised; never freed. */
+	struct proc *_Atomic chunks[NCHUNKS];
+	pthread_mutex_t lock; /* the fields below */
+	uint32_t *free;       /* free slot indices (a stack) */
+	size_t nfree, capfree;
+	uint32_t carved; /* slots ever initialised */
+	_Atomic size_t live;
+} tab = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static struct proc *slot(uint32_t idx)
+{
+	struct proc *c = atomic_load_explicit(&tab.chunks[idx >> CHUNK_SHIFT],
+					      memory_order_acquire);
+	return c ? &c[idx & (CHUNK_PROCS - 1)] : NULL;
+}
+
+/* A 2 MiB-aligned chunk, so that it can be one huge page. */
+static struct proc *chunk_new(void)
+{
+	size_t align = (size_t)2 << 20;
+	char *m = mmap(NULL, CHUNK_BYTES + align, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	char *c;
+
+	if (m == MAP_FAILED)
+		return NULL;
+	c = (char *)(((uintptr_t)m + align - 1) & ~(uintptr_t)(align - 1));
+	if (c > m)
+		munmap(m, (size_t)(c - m));
+	munmap(c + CHUNK_BYTES, (size_t)(m + align - c));
+	madvise(c, CHUNK_BYTES, MADV_HUGEPAGE);
+	return (struct proc *)(void *)c;
+}
+
+/* Under tab.lock: initialise one more slot; LWP_ELIMIT/ENOMEM. */
+static int carve(uint32_t *idx)
+{
+	uint32_t i = tab.carved;
+	struct proc *c, *p;
+
+	if (i >= LWP_MAX_PROCS_MAX)
+		return LWP_ELIMIT;
+	c = load_relaxed(&tab.chunks[i >> CHUNK_SHIFT]);
+	if (!c) {
+		c = chunk_new();
+		if (!c)
+			return LWP_ENOMEM;
+		atomic_store_explicit(&tab.chunks[i >> CHUNK_SHIFT], c,
+				      memory_order_release);
+	}
+	p = &c[i & (CHUNK_PROCS - 1)];
+	atomic_init(&p->pid, LWP_NOPID);
+	atomic_init(&p->mbox.inbox, 0);
+	atomic_init(&p->name, NULL);
+	atomic_init(&p->timer.heap, NULL);
+	p->gen = 1;
+	p->index = i;
+	tab.carved++;
+	*idx = i;
+	return 0;
+}
+
+/* Under tab.lock. */
+static int free_push(uint32_t idx)
+{
+	if (tab.nfree == tab.capfree) {
+		size_t cap = tab.capfree ? 2 * tab.capfree : 1024;
+		uint32_t *f = realloc(tab.free, cap * sizeof(*f));
+		if (!f)
+			return LWP_ENOMEM;
+		tab.free = f;
+		tab.capfree = cap;
+	}
+	tab.free[tab.nfree++] = idx;
+	return 0;
+}
+
+/* Move up to n free indices into out; returns how many (0: see *err). */
+static unsigned slots_take(uint32_t *out, unsigned n, int *err)
+{
+	unsigned got = 0;
+
+	pthread_mutex_lock(&tab.lock);
+	while (got < n) {
+		if (tab.nfree)
+			out[got++] = tab.free[--tab.nfree];
+		else if ((*err = carve(&out[got])) == 0)
+			got++;
+		else
+			break;
+	}
+	pthread_mutex_unlock(&tab.lock);
+	return got;
+}
+
+static void slots_give(const uint32_t *idx, unsigned n)
+{
+	pthread_mutex_lock(&tab.lock);
+	for (unsigned i = 0; i < n; i++)
+		if (free_push(idx[i]) != 0)
+			fprintf(stderr, "lwp: out of memory: a slot leaked\n");
+	pthread_mutex_unlock(&tab.lock);
+}
+
+static int slot_get(struct slot_cache *c, uint32_t *idx)
+{
+	int err = LWP_ENOMEM;
+
+	if (!c)
+		return slots_take(idx, 1, &err) ? 0 : err;
+	if (unlikely(c->count == 0)) {
+		c->count = slots_take(c->idx, SLOT_BATCH, &err);
+		if (!c->count)
+			return err;
+		/* Popped from the end: hand out the lowest index first, so
+		 * that pids count up as Erlang's do. */
+		for (unsigned i = 0, j = c->count - 1; i < j; i++, j--) {
+			uint32_t t = c->idx[i];
+			c->idx[i] = c->idx[j];
+			c->idx[j] = t;
+		}
+	}
+	*idx = c->idx[--c->count];
+	return 0;
+}
+
+static void slot_put(struct slot_cache *c, uint32_t idx)
+{
+	if (!c)
+		return slots_give(&idx, 1);
+	if (unlikely(c->count == ARRAY_SIZE(c->idx))) {
+		c->count -= SLOT_BATCH;
+		slots_give(&c->idx[c->count], SLOT_BATCH);
+	}
+	c->idx[c->count++] = idx;
+}
+
+int proc_table_start(uint32_t max_procs)
+{
+	(void)max_procs; /* enforced on live processes, in proc_spawn */
+	atomic_store(&tab.live, 0);
+	return 0;
+}
+
+/* Discard whatever the run left in the table: processes still alive when
+ * the runtime stopped, and messages sent to dead incarnations.  Every slot
+ * goes back on the free list, so the schedulers' slot caches are simply
+ * forgotten. */
+void proc_table_stop(void)
+{
+	pthread_mutex_lock(&tab.lock);
+	tab.nfree = 0;
+	for (uint32_t i = tab.carved; i-- > 0;) {
+		struct proc *p = slot(i);
+		if (load_relaxed(&p->pid) != LWP_NOPID) {
+			atomic_store(&p->pid, LWP_NOPID);
+			atomic_store(&p->timer.heap, NULL);
+			stack_put(NULL, &p->stack);
+			sched_fiber_destroy(p);
+			p->gen = p->gen == GEN_MAX ? 1 : p->gen + 1;
+		}
+		mailbox_clear(&p->mbox);
+		atomic_store(&p->name, NULL);
+		if (free_push(i) != 0)
+			fprintf(stderr, "lwp: out of memory: a slot leaked\n");
+	}
+	pthread_mutex_unlock(&tab.lock);
+	atomic_store(&tab.live, 0);
+}
+
+int proc_lookup(lwp_pid pid, struct proc **out)
+{
+	struct proc *p;
+
+	if (pid <= 0 || PID_GEN(pid) == 0 || PID_GEN(pid) > GEN_MAX ||
+	    PID_INDEX(pid) >= LWP_MAX_PROCS_MAX)
+		return LWP_EBADPID;
+	p = slot(PID_INDEX(pid));
+	/* Acquire: pairs with the release in proc_spawn, so a sender sees an
+	 * initialised process once it sees its pid. */
+	if (!p || atomic_load_explicit(&p->pid, memory_order_acquire) != pid)
+		return LWP_ENOPROC;
+	*out = p;
+	return 0;
+}
+
+size_t proc_live(void)
+{
+	return atomic_load(&tab.live);
+}
+
+static void init_proc(struct proc *p, void (*fn)(void *), void *arg)
+{
+	p->fn = fn;
+	p->arg = arg;
+	p->after = AFTER_NONE;
+	p->saved_errno = 0;
+	p->last_error = 0;
+	p->mbox.first = p->mbox.last = NULL;
+	p->mbox.count = 0;
+	sched_fiber_create(p);
+	sched_make(p);
+}
+
+lwp_pid proc_spawn(void (*fn)(void *), void *arg, size_t stack_size)
+{
+	struct sched *s = sched_self();
+	struct proc *p;
+	uint32_t idx;
+	lwp_pid pid;
+	int err;
+
+	if (atomic_fetch_add(&tab.live, 1) >= rt.max_procs) {
+		err = LWP_ELIMIT;
+		goto fail_live;
+	}
+	err = slot_get(s ? &s->slots : NULL, &idx);
+	if (err)
+		goto fail_live;
+	p = slot(idx);
+	err = stack_get(s ? &s->stacks : NULL, stack_size, &p->stack);
+	if (err)
+		goto fail_slot;
+	init_proc(p, fn, arg);
+	pid = (lwp_pid)((uint64_t)p->gen << 32 | idx);
+	/* Release: publishes the initialised block to senders (lookup). */
+	atomic_store_explicit(&p->pid, pid, memory_order_release);
+	sched_ready(p);
+	return pid;
+
+fail_slot:
+	slot_put(s ? &s->slots : NULL, idx);
+fail_live:
+	atomic_fetch_sub(&tab.live, 1);
+	return err;
+}
+
+_Noreturn void proc_exit(struct proc *p, int reason)
+{
+	(void)reason; /* exit signals and reports: links and monitors */
+	/* seq_cst: ordered before the load of p->name, against register's
+	 * store of the name and re-check of the pid (registry.c). */
+	atomic_store(&p->pid, LWP_NOPID);
+	if (atomic_load(&p->name))
+		registry_release(p);
+	mailbox_clear(&p->mbox);
+	atomic_fetch_sub(&tab.live, 1);
+	sched_exit(p);
+}
+
+void proc_reap(struct proc *p)
+{
+	struct sched *s = sched_self();
+
+	stack_put(&s->stacks, &p->stack);
+	sched_fiber_destroy(p);
+	p->gen = p->gen == GEN_MAX ? 1 : p->gen + 1;
+	slot_put(&s->slots, p->index);
+}
+
+/* ---- the public process API ------------------------------------------- */
+
+lwp_pid lwp_spawn_opt(void (*fn)(void *), void *arg,
+		      const lwp_spawn_opts *opts)
+{
+	size_t size = rt.stack_size;
+
+	if (!fn)
+		return LWP_EINVAL;
+	if (opts && opts->stack_size) {
+		size = stack_round(opts->stack_size);
+		if (!size)
+			return LWP_EINVAL;
+	}
+	if (!rt_running())
+		return LWP_ENOTRUNNING;
+	lwp_pid pid = proc_spawn(fn, arg, size);
+	struct proc *self = sched_current();
+	if (self && pid > 0)
+		sched_charge(self);
+	return pid;
+}
+
+lwp_pid lwp_spawn(void (*fn)(void *), void *arg)
+{
+	return lwp_spawn_opt(fn, arg, NULL);
+}
+
+lwp_pid lwp_self(void)
+{
+	struct proc *p = sched_current();
+
+	return p ? atomic_load_explicit(&p->pid, memory_order_relaxed)
+		 : LWP_ENOTPROC;
+}
+
+bool lwp_is_alive(lwp_pid pid)
+{
+	struct proc *p;
+
+	return proc_lookup(pid, &p) == 0;
+}
+
+int lwp_exit(int reason)
+{
+	struct proc *p = sched_current();
+
+	if (!p)
+		return LWP_ENOTPROC;
+	proc_exit(p, reason);
+}
+
+lwp_pid_text lwp_pid_str(lwp_pid pid)
+{
+	lwp_pid_text t;
+
+	if (pid <= 0 || PID_GEN(pid) == 0 || PID_GEN(pid) > GEN_MAX)
+		snprintf(t.s, sizeof(t.s), "<bad pid>");
+	else
+		snprintf(t.s, sizeof(t.s), "<0.%u.%u>", PID_INDEX(pid),
+			 PID_GEN(pid));
+	return t;
+}

@@ -1,0 +1,88 @@
+/*
+ * proc.h - the process control block, the process table and pids.
+ *
+ * The table is type-stable: blocks are carved in chunks that are never
+ * freed, so any thread holding a pid may read the slot it names at any time
+ * and compare the slot's current pid with it.  A pid is (generation << 32 |
+ * index); the generation is bumped each time a slot is freed, so a stale pid
+ * never matches the slot's next process.
+ */
+#ifndef LWP_PROC_H
+#define LWP_PROC_H
+
+#include <stdint.h>
+
+#include "arch.h"
+#include "compiler.h"
+#include "lwp.h"
+#include "mailbox.h"
+#include "stack.h"
+#include "timer.h"
+
+struct sched;
+struct reg_name;
+
+/* What the next context must do for a process that just switched out. */
+enum proc_after {
+	AFTER_NONE,
+	AFTER_YIELD, /* put it back on the run queue */
+	AFTER_BLOCK, /* block it in its mailbox unless a message arrived */
+	AFTER_EXIT,  /* free its stack and its slot */
+};
+
+struct proc {
+	/* Read or written by senders, possibly on other cores. */
+	_Atomic lwp_pid pid; /* LWP_NOPID while the slot is free */
+	struct mailbox mbox;
+
+	/* Owner and scheduler only. */
+	cacheline_aligned arch_ctx ctx;
+	struct proc *next; /* run queue link */
+	enum proc_after after;
+	int saved_errno;
+	int last_error;
+	uint32_t gen;
+	uint32_t index; /* in the table */
+	void (*fn)(void *);
+	void *arg;
+	struct stack stack;
+	struct timer timer; /* receive-after and sleep */
+	struct reg_name *_Atomic name; /* registered name, if any */
+#if LWP_TSAN
+	void *tsan_fiber;
+#endif
+};
+
+/* Pid fields. */
+#define PID_INDEX(pid) ((uint32_t)((uint64_t)(pid) & 0xffffffffu))
+#define PID_GEN(pid) ((uint32_t)((uint64_t)(pid) >> 32))
+
+/* Per-scheduler cache of free slot indices. */
+struct slot_cache {
+	uint32_t idx[256];
+	unsigned count;
+};
+
+/* Start/stop the table for one run of the runtime. */
+must_check int proc_table_start(uint32_t max_procs);
+void proc_table_stop(void);
+
+/*
+ * The live process named by pid.  LWP_EBADPID if pid cannot be a pid,
+ * LWP_ENOPROC if its process has exited.
+ */
+must_check int proc_lookup(lwp_pid pid, struct proc **out);
+
+/* Create a process (runnable) and return its pid or a negative error. */
+lwp_pid proc_spawn(void (*fn)(void *), void *arg, size_t stack_size);
+
+/* End p (the caller); never returns. */
+_Noreturn void proc_exit(struct proc *p, int reason);
+
+/* Return the slot and stack of a process that has switched out for good. */
+void proc_reap(struct proc *p);
+
+/* Live processes. */
+size_t proc_live(void);
+
+#endif /* LWP_PROC_H */

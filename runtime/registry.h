@@ -1,0 +1,19 @@
+/*
+ * registry.h - registered names (Erlang's register/whereis).
+ *
+ * A hash table under one mutex: registering and looking up names is not on
+ * the message hot path, and lwp_send_name() does one locked lookup.
+ */
+#ifndef LWP_REGISTRY_H
+#define LWP_REGISTRY_H
+
+#include "compiler.h"
+
+struct proc;
+
+/* Release p's name (p is exiting). */
+void registry_release(struct proc *p);
+/* Forget every name (the runtime stopped). */
+void registry_clear(void);
+
+#endif /* LWP_REGISTRY_H */

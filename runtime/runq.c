@@ -1,0 +1,151 @@
+/*
+ * runq.c - see runq.h.
+ *
+ * Memory orderings of the ring (the invariant: slots [head, tail) hold
+ * runnable processes, and a slot is rewritten by the owner only after head
+ * has moved past it):
+ *  - the owner writes a slot, then publishes it with a release store of
+ *    tail; a consumer's acquire load of tail therefore sees the slot;
+ *  - consumers read head with acquire and commit with a release CAS on
+ *    head; the owner's acquire load of head in runq_push then orders the
+ *    consumer's read of the slot before the owner's reuse of it;
+ *  - slots are atomic (relaxed) because a consumer that loses its CAS may
+ *    have read a slot the owner is rewriting: the value is discarded, but
+ *    plain accesses would be a data race.
+ */
+#include "runq.h"
+
+#include "lwp.h"
+#include "proc.h"
+
+void runq_init(struct runq *q)
+{
+	atomic_init(&q->head, 0);
+	atomic_init(&q->tail, 0);
+	for (unsigned i = 0; i < RUNQ_SIZE; i++)
+		atomic_init(&q->slots[i], NULL);
+}
+
+uint32_t runq_size(struct runq *q)
+{
+	uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+	uint32_t t = atomic_load_explicit(&q->tail, memory_order_acquire);
+
+	return t - h;
+}
+
+/* Move half of a full ring plus p to the overflow queue.  False if a
+ * consumer raced us and the ring has room again. */
+static bool push_slow(struct runq *q, struct proc *p, uint32_t h, uint32_t t,
+		      struct procq *overflow)
+{
+	uint32_t n = (t - h) / 2;
+	struct proc *first, *prev;
+
+	first = prev = atomic_load_explicit(&q->slots[h % RUNQ_SIZE],
+					    memory_order_relaxed);
+	for (uint32_t i = 1; i < n; i++) {
+		struct proc *x = atomic_load_explicit(
+			&q->slots[(h + i) % RUNQ_SIZE], memory_order_relaxed);
+		prev->next = x;
+		prev = x;
+	}
+	/* Release: pairs with consumers' acquire of head (see above). */
+	if (!atomic_compare_exchange_strong_explicit(&q->head, &h, h + n,
+						     memory_order_release,
+						     memory_order_relaxed))
+		return false;
+	prev->next = p;
+	p->next = NULL;
+	procq_push(overflow, first, p, n + 1);
+	return true;
+}
+
+void runq_push(struct runq *q, struct proc *p, struct procq *overflow)
+{
+	for (;;) {
+		uint32_t h = atomic_load_explicit(&q->head,
+						  memory_order_acquire);
+		uint32_t t = atomic_load_explicit(&q->tail,
+						  memory_order_relaxed);
+		if (t - h < RUNQ_SIZE) {
+			atomic_store_explicit(&q->slots[t % RUNQ_SIZE], p,
+					      memory_order_relaxed);
+			atomic_store_explicit(&q->tail, t + 1,
+					      memory_order_release);
+			return;
+		}
+		if (push_slow(q, p, h, t, overflow))
+			return;
+	}
+}
+
+struct proc *runq_pop(struct runq *q)
+{
+	for (;;) {
+		uint32_t h = atomic_load_explicit(&q->head,
+						  memory_order_acquire);
+		uint32_t t = atomic_load_explicit(&q->tail,
+						  memory_order_acquire);
+		if (t == h)
+			return NULL;
+		struct proc *p = atomic_load_explicit(
+			&q->slots[h % RUNQ_SIZE], memory_order_relaxed);
+		if (atomic_compare_exchange_weak_explicit(
+			    &q->head, &h, h + 1, memory_order_release,
+			    memory_order_relaxed))
+			return p;
+	}
+}
+
+int procq_init(struct procq *q)
+{
+	q->first = q->last = NULL;
+	atomic_init(&q->count, 0);
+	return pthread_mutex_init(&q->lock, NULL) ? LWP_ESYS : 0;
+}
+
+void procq_destroy(struct procq *q)
+{
+	pthread_mutex_destroy(&q->lock);
+}
+
+void procq_push(struct procq *q, struct proc *first, struct proc *last,
+		size_t n)
+{
+	pthread_mutex_lock(&q->lock);
+	last->next = NULL;
+	if (q->last)
+		q->last->next = first;
+	else
+		q->first = first;
+	q->last = last;
+	/* seq_cst: a waker's count increment must be ordered before its load
+	 * of a scheduler's parked flag (sched.c, parking). */
+	atomic_fetch_add(&q->count, n);
+	pthread_mutex_unlock(&q->lock);
+}
+
+struct proc *procq_pop(struct procq *q, size_t max)
+{
+	struct proc *first, *p;
+	size_t n = 1;
+
+	if (procq_empty(q))
+		return NULL;
+	pthread_mutex_lock(&q->lock);
+	first = p = q->first;
+	if (p) {
+		while (n < max && p->next) {
+			p = p->next;
+			n++;
+		}
+		q->first = p->next;
+		if (!q->first)
+			q->last = NULL;
+		p->next = NULL;
+		atomic_fetch_sub(&q->count, n);
+	}
+	pthread_mutex_unlock(&q->lock);
+	return first;
+}

@@ -1,0 +1,90 @@
+/*
+ * sched.h - schedulers: the loop that runs processes, switching, blocking
+ * and waking.
+ *
+ * A process gives up its scheduler by switching directly to the next
+ * runnable process (or to the scheduler's own context when there is none).
+ * What must happen to the process that switched out - requeue it, block it,
+ * free it - is done by the context switched to (sched_finish_switch), once
+ * the old stack is no longer in use: only then may another thread see the
+ * process as runnable.
+ */
+#ifndef LWP_SCHED_H
+#define LWP_SCHED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "arch.h"
+#include "compiler.h"
+#include "proc.h"
+#include "runq.h"
+#include "stack.h"
+#include "timer.h"
+
+/* Runtime calls a process may make before it yields (Erlang's reductions). */
+#define SCHED_BUDGET 2000
+
+struct sched {
+	arch_ctx ctx;         /* the scheduler loop, on the thread's stack */
+	struct proc *current; /* NULL while in the loop */
+	struct proc *_Atomic runnext; /* woken by the running process: next */
+	int budget;
+	unsigned tick;
+	unsigned id;
+	struct stack_cache stacks;
+	struct slot_cache slots;
+	struct timer_heap timers;
+	_Atomic int parked; /* futex word: 1 while sleeping in the idle loop */
+	struct runq runq;
+#if LWP_TSAN
+	void *tsan_fiber;
+#endif
+#if LWP_ASAN
+	const void *asan_bottom; /* the thread stack, for switch annotations */
+	size_t asan_size;
+#endif
+};
+
+/* The calling thread's scheduler, NULL on other threads.  Never cached
+ * across a switch: the process may resume on another thread. */
+struct sched *sched_self(void);
+
+/* The process running on the calling thread, or NULL. */
+struct proc *sched_current(void);
+
+/* Run the scheduler loop on the calling thread until the runtime stops. */
+must_check int sched_run(void);
+/* Wake every parked scheduler (stop, new global work). */
+void sched_kick_all(void);
+
+/* Make p runnable.  Its message woke it: run it next on this scheduler. */
+void sched_ready_next(struct proc *p);
+/* A new or requeued process: back of the queue. */
+void sched_ready(struct proc *p);
+
+/* The caller gives up the processor but stays runnable. */
+void sched_relinquish(struct proc *p);
+/*
+ * Block p (the caller) until a message arrives, the deadline passes
+ * (TIMER_NEVER: none), or a spurious wakeup: callers re-check.
+ */
+must_check int sched_block(struct proc *p, int64_t deadline);
+/* Switch p out for good (exit). */
+_Noreturn void sched_exit(struct proc *p);
+
+/* Charge a runtime call to the running process; yields when its budget is
+ * spent, so a process that only sends or spawns cannot hog a scheduler. */
+void sched_charge(struct proc *p);
+
+/* First code run on a new process's stack. */
+void sched_enter(void *prev);
+
+/* Prepare p's context to start in fn on its stack. */
+void sched_make(struct proc *p);
+
+/* Sanitizer bookkeeping of a process that starts / ends. */
+void sched_fiber_create(struct proc *p);
+void sched_fiber_destroy(struct proc *p);
+
+#endif /* LWP_SCHED_H */

@@ -1,0 +1,65 @@
+/*
+ * stack.h - process stacks: mmapped, guarded, carved from slabs, cached.
+ *
+ * A stack is `size` usable bytes with a guard region of one page directly
+ * below it.  Stacks are carved from large slabs (one mmap per slab), and a
+ * freed stack goes to a per-scheduler LIFO cache, so a warm spawn/exit pair
+ * makes no syscall and reuses memory that is already faulted in.  Stacks are
+ * never unmapped (munmap would mean TLB shootdowns on every core); a cache
+ * that grows past its bound hands the excess, with its pages released, to a
+ * global pool.
+ */
+#ifndef LWP_STACK_H
+#define LWP_STACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "compiler.h"
+
+struct stack {
+	void *lo;    /* lowest usable byte (the guard page sits below it) */
+	size_t size; /* usable bytes */
+#if LWP_HAVE_VALGRIND
+	unsigned vg_id;
+#endif
+};
+
+/* Per-scheduler cache of stacks of the default size. */
+struct stack_cache {
+	void **slots;
+	size_t count;
+	size_t cap;
+};
+
+static inline void *stack_top(const struct stack *st)
+{
+	return (char *)st->lo + st->size;
+}
+
+/* Round a requested size up to whole pages; 0 if it is out of range. */
+size_t stack_round(size_t size);
+
+/* Set the default size (already rounded); call before any stack_get. */
+void stack_set_default(size_t size);
+size_t stack_default(void);
+
+must_check int stack_cache_init(struct stack_cache *c);
+/* Return the cache's stacks to the global pool. */
+void stack_cache_drain(struct stack_cache *c);
+
+/* A stack of `size` bytes (rounded); LWP_ENOMEM on failure. */
+must_check int stack_get(struct stack_cache *c, size_t size, struct stack *out);
+void stack_put(struct stack_cache *c, const struct stack *st);
+
+/* Is addr inside the guard region of st? (stack overflow detection) */
+bool stack_in_guard(const struct stack *st, const void *addr);
+
+/* Stack canary at the low end, checked at switches when LWP_STACK_CANARY. */
+void stack_canary_set(const struct stack *st);
+bool stack_canary_ok(const struct stack *st);
+
+/* Guard regions that cost a VMA each (the mprotect fallback), for warnings. */
+size_t stack_mprotect_guards(void);
+
+#endif /* LWP_STACK_H */

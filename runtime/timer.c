@@ -1,0 +1,160 @@
+/*
+ * timer.c - see timer.h.
+ */
+#include "timer.h"
+
+#include <stdlib.h>
+#include <time.h>
+
+#include "lwp.h"
+
+int64_t timer_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int timer_heap_init(struct timer_heap *h)
+{
+	h->items = NULL;
+	h->cap = 0;
+	atomic_init(&h->count, 0);
+	return pthread_mutex_init(&h->lock, NULL) ? LWP_ESYS : 0;
+}
+
+void timer_heap_destroy(struct timer_heap *h)
+{
+	for (size_t i = 0; i < load_relaxed(&h->count); i++)
+		atomic_store(&h->items[i]->heap, NULL);
+	free(h->items);
+	h->items = NULL;
+	pthread_mutex_destroy(&h->lock);
+}
+
+static void place(struct timer_heap *h, size_t i, struct timer *t)
+{
+	h->items[i] = t;
+	t->index = i;
+}
+
+static void sift_up(struct timer_heap *h, size_t i, struct timer *t)
+{
+	while (i > 0) {
+		size_t parent = (i - 1) / 2;
+		if (h->items[parent]->deadline <= t->deadline)
+			break;
+		place(h, i, h->items[parent]);
+		i = parent;
+	}
+	place(h, i, t);
+}
+
+static void sift_down(struct timer_heap *h, size_t i, struct timer *t)
+{
+	size_t n = load_relaxed(&h->count);
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= n)
+			break;
+		if (c + 1 < n && h->items[c + 1]->deadline < h->items[c]->deadline)
+			c++;
+		if (t->deadline <= h->items[c]->deadline)
+			break;
+		place(h, i, h->items[c]);
+		i = c;
+	}
+	place(h, i, t);
+}
+
+/* Under h->lock. */
+static void remove_at(struct timer_heap *h, size_t i)
+{
+	size_t n = load_relaxed(&h->count) - 1;
+	struct timer *last = h->items[n];
+
+	atomic_store_explicit(&h->items[i]->heap, NULL, memory_order_relaxed);
+	store_relaxed(&h->count, n);
+	if (i == n)
+		return;
+	if (i > 0 && last->deadline < h->items[(i - 1) / 2]->deadline)
+		sift_up(h, i, last);
+	else
+		sift_down(h, i, last);
+}
+
+int timer_arm(struct timer_heap *h, struct timer *t, int64_t deadline)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&h->lock);
+	size_t n = load_relaxed(&h->count);
+	if (n == h->cap) {
+		size_t cap = h->cap ? 2 * h->cap : 64;
+		struct timer **items = realloc(h->items, cap * sizeof(*items));
+		if (!items) {
+			err = LWP_ENOMEM;
+			goto out;
+		}
+		h->items = items;
+		h->cap = cap;
+	}
+	t->deadline = deadline;
+	store_relaxed(&h->count, n + 1);
+	sift_up(h, n, t);
+	atomic_store_explicit(&t->heap, h, memory_order_relaxed);
+out:
+	pthread_mutex_unlock(&h->lock);
+	return err;
+}
+
+void timer_cancel(struct timer *t)
+{
+	/* Relaxed: the lock orders everything; the load only spares a lock
+	 * round trip for a timer that is not armed, and only the timer's own
+	 * user ever arms it, so "not armed" cannot be stale. */
+	struct timer_heap *h = atomic_load_explicit(&t->heap,
+						    memory_order_relaxed);
+	if (!h)
+		return;
+	pthread_mutex_lock(&h->lock);
+	if (atomic_load_explicit(&t->heap, memory_order_relaxed) == h)
+		remove_at(h, t->index);
+	pthread_mutex_unlock(&h->lock);
+}
+
+size_t timer_run(struct timer_heap *h, int64_t now)
+{
+	size_t fired = 0;
+
+	while (load_relaxed(&h->count)) {
+		struct timer *t = NULL;
+
+		pthread_mutex_lock(&h->lock);
+		if (load_relaxed(&h->count) && h->items[0]->deadline <= now) {
+			t = h->items[0];
+			remove_at(h, 0);
+		}
+		pthread_mutex_unlock(&h->lock);
+		if (!t)
+			break;
+		t->fire(t);
+		fired++;
+	}
+	return fired;
+}
+
+int64_t timer_next(struct timer_heap *h)
+{
+	int64_t next = TIMER_NEVER;
+
+	if (!load_relaxed(&h->count))
+		return next;
+	pthread_mutex_lock(&h->lock);
+	if (load_relaxed(&h->count))
+		next = h->items[0]->deadline;
+	pthread_mutex_unlock(&h->lock);
+	return next;
+}
