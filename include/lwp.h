@@ -188,6 +188,8 @@ LWP_API bool lwp_is_alive(lwp_pid pid);
 /* Exit reasons.  Any other value is an abnormal exit of the user's own. */
 enum {
 	LWP_EXIT_NORMAL = 0,
+	/* The process ran into the guard region below its stack. */
+	LWP_EXIT_STACK_OVERFLOW = -1000,
 };
 
 /*

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fault.h"
 #include "lwp.h"
 #include "proc.h"
 #include "registry.h"
@@ -82,6 +83,9 @@ static int start(const lwp_config *cfg)
 	err = proc_table_start(max);
 	if (err)
 		goto fail_sched;
+	err = fault_start();
+	if (err)
+		goto fail_sched;
 	return 0;
 
 fail_sched:
@@ -96,6 +100,7 @@ fail_scheds:
 
 static void stop(void)
 {
+	fault_stop();
 	registry_clear();
 	for (unsigned i = 0; i < rt.nscheds; i++)
 		sched_fini(&rt.scheds[i]);

@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "runtime.h"
 
 #if LWP_ASAN
@@ -22,7 +23,9 @@
  * while local work remains, so neither starves. */
 #define SCHED_POLL_EVERY 61
 
-static __thread struct sched *this_sched;
+/* initial-exec: the fault handler reads it, and must not allocate TLS. */
+static __thread struct sched *this_sched
+	__attribute__((tls_model("initial-exec")));
 
 /* noinline: compilers may keep a TLS address in a register across a call,
  * and after a switch this thread may not be the one we started on. */
@@ -392,9 +395,13 @@ int sched_run(void)
 		s->asan_size = size;
 	}
 #endif
+	int err = fault_thread_start();
+	if (err)
+		return err;
 	this_sched = s;
 	loop(s);
 	this_sched = NULL;
+	fault_thread_stop();
 	return 0;
 }
 

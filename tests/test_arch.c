@@ -77,8 +77,8 @@ _Static_assert(offsetof(struct regset, ret) == 56, "asm offsets");
 /* Neither is the default (MXCSR 0x1F80, x87 CW 0x037F), nor each other. */
 #define MXCSR_A 0x7F80 /* round toward zero */
 #define MXCSR_B 0xBF80 /* round down, flush to zero */
-#define FPCW_A 0x0E7F /* round toward zero, 53-bit precision */
-#define FPCW_B 0x047F /* round down, 24-bit precision */
+#define FPCW_A	0x0E7F /* round toward zero, 53-bit precision */
+#define FPCW_B	0x047F /* round down, 24-bit precision */
 
 static void fpctl_set(uint32_t mxcsr, uint16_t fpcw)
 {
@@ -168,8 +168,9 @@ __asm__(".text\n"
 
 #elif defined(__aarch64__)
 
-#define NGPR 11 /* x19 .. x29 */
-#define NFPR 8 /* d8 .. d15 */
+/* x19 .. x29 and d8 .. d15 */
+#define NGPR		11
+#define NFPR		8
 struct regset {
 	uint64_t gpr[NGPR];
 	uint64_t fpr[NFPR];
@@ -180,9 +181,12 @@ _Static_assert(offsetof(struct regset, fpr) == 88, "asm offsets");
 _Static_assert(offsetof(struct regset, fpcr) == 152, "asm offsets");
 _Static_assert(offsetof(struct regset, ret) == 160, "asm offsets");
 
-/* Neither is the default (0) nor each other. */
-#define FPCR_A ((3u << 22) | (1u << 25)) /* round toward zero, default NaN */
-#define FPCR_B ((1u << 22) | (1u << 24)) /* round up, flush to zero */
+/*
+ * Neither is the default (0) nor each other.  A: round toward zero, default
+ * NaN; B: round up, flush to zero.
+ */
+#define FPCR_A		((3u << 22) | (1u << 25))
+#define FPCR_B		((1u << 22) | (1u << 24))
 
 static void fpctl_set(uint64_t fpcr)
 {
@@ -285,7 +289,7 @@ __asm__(".text\n"
 	".size test_arch_probe_entry, .-test_arch_probe_entry\n");
 
 /* sp is always 16-byte aligned on AArch64. */
-#define ENTRY_SP_OK(sp) (((sp) & 15) == 0)
+#define ENTRY_SP_OK(sp) (((sp)&15) == 0)
 
 #else
 #error "test_arch.c: unsupported architecture"
@@ -459,11 +463,12 @@ Test(arch, fresh_context_arg_alignment_unwind)
 	uintptr_t top = (uintptr_t)st.top;
 
 	arch_make(&probe_ctx, st.top, test_arch_probe_entry);
-	arch_switch(&main_ctx, &probe_ctx, (void *)(uintptr_t)0x0123456789abcdef);
+	arch_switch(&main_ctx, &probe_ctx,
+		    (void *)(uintptr_t)0x0123456789abcdef);
 
 	cr_assert_eq(probe_arg, (void *)(uintptr_t)0x0123456789abcdef);
-	cr_assert(ENTRY_SP_OK(test_arch_probe_sp),
-		  "entry sp %#lx misaligned", (unsigned long)test_arch_probe_sp);
+	cr_assert(ENTRY_SP_OK(test_arch_probe_sp), "entry sp %#lx misaligned",
+		  (unsigned long)test_arch_probe_sp);
 	cr_assert(test_arch_probe_sp <= top && test_arch_probe_sp >= top - 64,
 		  "entry sp %#lx not just below the top %#lx",
 		  (unsigned long)test_arch_probe_sp, (unsigned long)top);
@@ -477,9 +482,10 @@ Test(arch, fresh_context_arg_alignment_unwind)
 	 * return address of the trampoline's call to entry, then libgcc reports
 	 * the end (a frame with ip 0, as for _start on a thread's own stack).
 	 */
-	cr_assert_eq(probe_unwind, _URC_END_OF_STACK,
-		     "unwinder did not find the end of the stack (%d, %d frames)",
-		     (int)probe_unwind, probe_nframes);
+	cr_assert_eq(
+		probe_unwind, _URC_END_OF_STACK,
+		"unwinder did not find the end of the stack (%d, %d frames)",
+		(int)probe_unwind, probe_nframes);
 	cr_assert(probe_nframes >= 3 && probe_nframes <= 5, "%d frames",
 		  probe_nframes);
 	cr_assert_eq(probe_frames[probe_nframes - 1], 0);
@@ -641,9 +647,9 @@ Test(arch, arg_passing_both_ways)
 	};
 	cr_assert_eq(arg_n, (int)(sizeof(want) / sizeof(want[0])));
 	for (int i = 0; i < arg_n; i++)
-		cr_assert_eq(arg_log[i], want[i], "hand-off %d: %#lx, want %#lx",
-			     i, (unsigned long)arg_log[i],
-			     (unsigned long)want[i]);
+		cr_assert_eq(arg_log[i], want[i],
+			     "hand-off %d: %#lx, want %#lx", i,
+			     (unsigned long)arg_log[i], (unsigned long)want[i]);
 	stack_free(&sa);
 	stack_free(&sb);
 }
