@@ -41,7 +41,8 @@ static int target(lwp_pid to, struct proc **dst)
 static void deliver(struct proc *dst, lwp_pid to, uint64_t tag,
 		    struct msg_hdr *h)
 {
-	struct proc *self = sched_current();
+	struct sched *s = sched_self();
+	struct proc *self = s ? s->current : NULL;
 
 	h->to = to;
 	h->m.from = self ? atomic_load_explicit(&self->pid,
@@ -49,9 +50,9 @@ static void deliver(struct proc *dst, lwp_pid to, uint64_t tag,
 			 : LWP_NOPID;
 	h->m.tag = tag;
 	if (mailbox_push(&dst->mbox, h))
-		sched_ready_next(dst);
+		sched_ready_next(s, dst);
 	if (self)
-		sched_charge(self);
+		sched_charge(s, self);
 }
 
 int lwp_send_msg(lwp_pid to, uint64_t tag, lwp_msg *m)
@@ -120,7 +121,8 @@ static int deadline_of(int64_t timeout_ns, int64_t *deadline)
 
 lwp_msg *lwp_receive(lwp_match_fn match, void *ctx, int64_t timeout_ns)
 {
-	struct proc *p = sched_current();
+	struct sched *s = sched_self();
+	struct proc *p = s ? s->current : NULL;
 	struct mailbox *mb;
 	int64_t deadline = 0;
 	lwp_msg *m;
@@ -156,9 +158,12 @@ lwp_msg *lwp_receive(lwp_match_fn match, void *ctx, int64_t timeout_ns)
 		if (err)
 			break;
 	}
-	error_set(m ? LWP_OK : err);
-	if (m)
-		sched_charge(p);
+	if (m) {
+		p->last_error = LWP_OK;
+		sched_charge(sched_self(), p);
+	} else {
+		p->last_error = err;
+	}
 	return m;
 }
 

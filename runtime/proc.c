@@ -254,7 +254,7 @@ lwp_pid proc_spawn(void (*fn)(void *), void *arg, size_t stack_size)
 	pid = (lwp_pid)((uint64_t)p->gen << 32 | idx);
 	/* Release: publishes the initialised block to senders (lookup). */
 	atomic_store_explicit(&p->pid, pid, memory_order_release);
-	sched_ready(p);
+	sched_ready(s, p);
 	return pid;
 
 fail_slot:
@@ -304,9 +304,9 @@ lwp_pid lwp_spawn_opt(void (*fn)(void *), void *arg,
 	if (!rt_running())
 		return LWP_ENOTRUNNING;
 	lwp_pid pid = proc_spawn(fn, arg, size);
-	struct proc *self = sched_current();
-	if (self && pid > 0)
-		sched_charge(self);
+	struct sched *s = sched_self();
+	if (s && s->current && pid > 0)
+		sched_charge(s, s->current);
 	return pid;
 }
 

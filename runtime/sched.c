@@ -136,20 +136,20 @@ static struct proc *pick(struct sched *s)
 				goto fresh;
 		}
 	}
-	if (s->budget > 0) {
-		p = atomic_exchange_explicit(&s->runnext, NULL,
-					     memory_order_relaxed);
-		if (p)
-			return p;
+	if (s->runnext && s->budget > 0) {
+		p = s->runnext;
+		s->runnext = NULL;
+		return p;
 	}
 	p = runq_pop(&s->runq);
 	if (!p) {
 		refill_from_global(s);
 		p = runq_pop(&s->runq);
 	}
-	if (!p) /* a spent budget skipped runnext */
-		p = atomic_exchange_explicit(&s->runnext, NULL,
-					     memory_order_relaxed);
+	if (!p) { /* a spent budget skipped runnext */
+		p = s->runnext;
+		s->runnext = NULL;
+	}
 	if (!p)
 		return NULL;
 fresh:
@@ -184,23 +184,17 @@ static void ready_foreign(struct proc *p)
 	wake_parked();
 }
 
-void sched_ready_next(struct proc *p)
+void sched_ready_next(struct sched *s, struct proc *p)
 {
-	struct sched *s = sched_self();
-	struct proc *old;
-
 	if (!s)
 		return ready_foreign(p);
-	/* runnext is only touched by its owner until stealing exists. */
-	old = atomic_exchange_explicit(&s->runnext, p, memory_order_relaxed);
-	if (old)
-		runq_push(&s->runq, old, &rt.global);
+	if (s->runnext)
+		runq_push(&s->runq, s->runnext, &rt.global);
+	s->runnext = p;
 }
 
-void sched_ready(struct proc *p)
+void sched_ready(struct sched *s, struct proc *p)
 {
-	struct sched *s = sched_self();
-
 	if (!s)
 		return ready_foreign(p);
 	runq_push(&s->runq, p, &rt.global);
@@ -270,27 +264,21 @@ void sched_relinquish(struct proc *p)
 	struct sched *s = sched_self();
 
 	/* Nothing else to run: carry on without a switch. */
-	if (!atomic_load_explicit(&s->runnext, memory_order_relaxed) &&
-	    runq_size(&s->runq) == 0 && procq_empty(&rt.global) &&
+	if (!s->runnext && runq_size(&s->runq) == 0 && procq_empty(&rt.global) &&
 	    !load_relaxed(&rt.stop))
 		return;
 	switch_out(p, AFTER_YIELD);
 }
 
-void sched_charge(struct proc *p)
+void sched_budget_spent(struct sched *s, struct proc *p)
 {
-	struct sched *s = sched_self();
-
-	if (unlikely(--s->budget <= 0)) {
-		/* Give the queue a turn: what we woke goes behind it. */
-		struct proc *n = atomic_exchange_explicit(
-			&s->runnext, NULL, memory_order_relaxed);
-		if (n)
-			runq_push(&s->runq, n, &rt.global);
-		sched_relinquish(p);
-		s = sched_self();
-		s->budget = SCHED_BUDGET;
+	/* Give the queue a turn: what we woke goes behind it. */
+	if (s->runnext) {
+		runq_push(&s->runq, s->runnext, &rt.global);
+		s->runnext = NULL;
 	}
+	sched_relinquish(p);
+	sched_self()->budget = SCHED_BUDGET;
 }
 
 /* Timer callback: a wait's deadline passed. */
@@ -299,7 +287,7 @@ static void wait_expired(struct timer *t)
 	struct proc *p = container_of(t, struct proc, timer);
 
 	if (mailbox_unblock(&p->mbox))
-		sched_ready(p);
+		sched_ready(sched_self(), p);
 }
 
 int sched_block(struct proc *p, int64_t deadline)
@@ -369,7 +357,7 @@ static void loop(struct sched *s)
 		if (atomic_load(&rt.stop) || proc_live() == 0)
 			return;
 		timer_run(&s->timers, timer_now());
-		if (runq_size(&s->runq) || atomic_load(&s->runnext) ||
+		if (runq_size(&s->runq) || s->runnext ||
 		    !procq_empty(&rt.global))
 			continue;
 		park(s);

@@ -28,7 +28,10 @@
 struct sched {
 	arch_ctx ctx;         /* the scheduler loop, on the thread's stack */
 	struct proc *current; /* NULL while in the loop */
-	struct proc *_Atomic runnext; /* woken by the running process: next */
+	/* Woken by the running process: runs next.  Private to the owner
+	 * (thieves take only from runq); a runnext stranded behind a long
+	 * computation is freed by preemption. */
+	struct proc *runnext;
 	int budget;
 	unsigned tick;
 	unsigned id;
@@ -58,10 +61,11 @@ must_check int sched_run(void);
 /* Wake every parked scheduler (stop, new global work). */
 void sched_kick_all(void);
 
-/* Make p runnable.  Its message woke it: run it next on this scheduler. */
-void sched_ready_next(struct proc *p);
+/* Make p runnable; s is the caller's scheduler (sched_self(), NULL on a
+ * foreign thread).  Woken by a message: run it next on s. */
+void sched_ready_next(struct sched *s, struct proc *p);
 /* A new or requeued process: back of the queue. */
-void sched_ready(struct proc *p);
+void sched_ready(struct sched *s, struct proc *p);
 
 /* The caller gives up the processor but stays runnable. */
 void sched_relinquish(struct proc *p);
@@ -73,9 +77,15 @@ must_check int sched_block(struct proc *p, int64_t deadline);
 /* Switch p out for good (exit). */
 _Noreturn void sched_exit(struct proc *p);
 
-/* Charge a runtime call to the running process; yields when its budget is
+void sched_budget_spent(struct sched *s, struct proc *p);
+
+/* Charge a runtime call to p, running on s; yields when its budget is
  * spent, so a process that only sends or spawns cannot hog a scheduler. */
-void sched_charge(struct proc *p);
+static inline void sched_charge(struct sched *s, struct proc *p)
+{
+	if (unlikely(--s->budget <= 0))
+		sched_budget_spent(s, p);
+}
 
 /* First code run on a new process's stack. */
 void sched_enter(void *prev);
