@@ -21,7 +21,7 @@
 
 #define CHUNK_SHIFT 13
 #define CHUNK_PROCS (1u << CHUNK_SHIFT)
-#define CHUNK_BYTES ((size_t)CHUNK_PROCS * sizeof(struct proc))
+#define CHUNK_BYTES ((size_t)2 << 20) /* one huge page */
 #define NCHUNKS (LWP_MAX_PROCS_MAX >> CHUNK_SHIFT)
 #define SLOT_BATCH (ARRAY_SIZE(((struct slot_cache *)0)->idx) / 2)
 #define GEN_MAX 0x7fffffffu /* pids stay positive */
@@ -36,6 +36,9 @@ static struct {
 	_Atomic size_t live;
 } tab = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
+_Static_assert(CHUNK_PROCS * sizeof(struct proc) <= CHUNK_BYTES,
+	       "a chunk of the process table must fit one huge page");
+
 static struct proc *slot(uint32_t idx)
 {
 	struct proc *c = atomic_load_explicit(&tab.chunks[idx >> CHUNK_SHIFT],
@@ -46,7 +49,7 @@ static struct proc *slot(uint32_t idx)
 /* A 2 MiB-aligned chunk, so that it can be one huge page. */
 static struct proc *chunk_new(void)
 {
-	size_t align = (size_t)2 << 20;
+	size_t align = CHUNK_BYTES;
 	char *m = mmap(NULL, CHUNK_BYTES + align, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	char *c;
