@@ -17,8 +17,8 @@
 /* The Counter's messages, as tags. */
 enum {
 	INC = 1, /* :inc */
-	VAL,     /* {sender, :val}: payload the sender's pid */
-	COUNT,   /* the answer to VAL: payload the count, an int64_t */
+	VAL,	 /* {sender, :val}: payload the sender's pid */
+	COUNT,	 /* the answer to VAL: payload the count, an int64_t */
 };
 
 /* The patterns of listen's receive: :inc or {sender, :val}.  Anything else

@@ -15,7 +15,7 @@
 
 enum {
 	PING = 1, /* :ping, payload: the pid to answer */
-	PONG,     /* :pong, no payload */
+	PONG,	  /* :pong, no payload */
 };
 
 /* spawn fn -> receive do {sender, :ping} -> ... sender <- :pong end end */

@@ -37,10 +37,13 @@ static void shell(void *arg)
 
 	/* Make sure it was the timeout, and that it did wait that long. */
 	if (lwp_last_error() != LWP_ETIMEDOUT) {
-		fprintf(stderr, "receive: %s\n", lwp_strerror(lwp_last_error()));
+		fprintf(stderr, "receive: %s\n",
+			lwp_strerror(lwp_last_error()));
 		status = 1;
 	} else if (lwp_now() - start < timeout) {
-		fprintf(stderr, "receive: timed out after %" PRId64 " ns of %" PRId64 "\n",
+		fprintf(stderr,
+			"receive: timed out after %" PRId64 " ns of %" PRId64
+			"\n",
 			lwp_now() - start, timeout);
 		status = 1;
 	} else {

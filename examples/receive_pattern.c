@@ -45,8 +45,8 @@ static void shell(void *arg)
 	m = lwp_receive(matches, &(struct pattern){ TAG_LIST, 3 },
 			LWP_INFINITY);
 	const int64_t *abc = term_ints(m);
-	printf("results: %" PRId64 " %" PRId64 " %" PRId64 "\n", abc[0],
-	       abc[1], abc[2]);
+	printf("results: %" PRId64 " %" PRId64 " %" PRId64 "\n", abc[0], abc[1],
+	       abc[2]);
 	lwp_msg_free(m);
 
 	/* Three tuples; receive skips the first two to reach (tuple a). */

@@ -18,8 +18,8 @@
 /* The Counter, as in counter.c. */
 enum {
 	INC = 1, /* :inc */
-	VAL,     /* {sender, :val}: payload the sender's pid */
-	COUNT,   /* the answer to VAL: payload the count, an int64_t */
+	VAL,	 /* {sender, :val}: payload the sender's pid */
+	COUNT,	 /* the answer to VAL: payload the count, an int64_t */
 };
 
 static bool counter_msg(const lwp_msg *m, void *ctx)

@@ -58,7 +58,8 @@ static inline void term_print(FILE *f, const lwp_msg *m)
 {
 	switch (m->tag) {
 	case TAG_STRING:
-		fprintf(f, "\"%.*s\"", (int)strnlen((const char *)m->data, m->size),
+		fprintf(f, "\"%.*s\"",
+			(int)strnlen((const char *)m->data, m->size),
 			(const char *)m->data);
 		break;
 	case TAG_LIST:

@@ -26,6 +26,7 @@ struct reg_name;
 enum proc_after {
 	AFTER_NONE,
 	AFTER_YIELD, /* put it back on the run queue */
+	AFTER_EXPIRE, /* budget spent: behind everything queued, also globally */
 	AFTER_BLOCK, /* block it in its mailbox unless a message arrived */
 	AFTER_EXIT,  /* free its stack and its slot */
 };

@@ -211,6 +211,16 @@ static void finish_switch(struct sched *s, struct proc *prev)
 	case AFTER_YIELD:
 		runq_push(&s->runq, prev, &rt.global);
 		break;
+	case AFTER_EXPIRE:
+		/* Like Go's Gosched: older work that overflowed to the
+		 * global queue runs first.  Otherwise a process that spawns
+		 * in a loop always finds its children in the global queue
+		 * behind it, and they pile up there unrun. */
+		if (procq_empty(&rt.global))
+			runq_push(&s->runq, prev, &rt.global);
+		else
+			procq_push(&rt.global, prev, prev, 1);
+		break;
 	case AFTER_BLOCK:
 		if (!mailbox_block(&prev->mbox))
 			runq_push(&s->runq, prev, &rt.global);
@@ -277,8 +287,9 @@ void sched_budget_spent(struct sched *s, struct proc *p)
 		runq_push(&s->runq, s->runnext, &rt.global);
 		s->runnext = NULL;
 	}
-	sched_relinquish(p);
-	sched_self()->budget = SCHED_BUDGET;
+	s->budget = SCHED_BUDGET;
+	if (runq_size(&s->runq) || !procq_empty(&rt.global))
+		switch_out(p, AFTER_EXPIRE);
 }
 
 /* Timer callback: a wait's deadline passed. */
