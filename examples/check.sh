@@ -3,10 +3,10 @@
 # the file EXPECTED.  Passes (exit 0) when the output is the same and EXE
 # exits 0; otherwise prints the difference or the exit status and fails.
 #
-# LWP_EXE_WRAPPER, when set, is a command line to run EXE under (e.g.
-# "env QEMU_LD_PREFIX=/opt/arm64-sysroot qemu-aarch64-static" in a cross
-# build): meson applies its exe_wrapper to test programs, not to the
-# arguments of a script like this one.
+# In a cross build EXE runs under the cross file's exe_wrapper (qemu-user):
+# meson applies it to test programs, not to the arguments of a script like
+# this one, but passes it in MESON_EXE_WRAPPER (shell-quoted, meson >= 0.55).
+# LWP_EXE_WRAPPER, when set, overrides it (a command line split on blanks).
 set -uo pipefail
 
 if [ $# -lt 2 ]; then
@@ -19,6 +19,8 @@ shift 2
 wrapper=()
 if [ -n "${LWP_EXE_WRAPPER:-}" ]; then
 	read -r -a wrapper <<<"$LWP_EXE_WRAPPER"
+elif [ -n "${MESON_EXE_WRAPPER:-}" ]; then
+	eval "wrapper=($MESON_EXE_WRAPPER)" # undo meson's shell quoting
 fi
 
 out=$(mktemp) || exit 1

@@ -25,7 +25,7 @@
 /* Runtime calls a process may make before it yields (Erlang's reductions). */
 #define SCHED_BUDGET 2000
 
-struct sched {
+struct cacheline_aligned sched {
 	arch_ctx ctx;         /* the scheduler loop, on the thread's stack */
 	struct proc *current; /* NULL while in the loop */
 	/* Woken by the running process: runs next.  Private to the owner
