@@ -9,7 +9,10 @@
 #include <jemalloc/jemalloc.h>
 #endif
 
-void *alloc_bytes(size_t size)
+#define CLASS_MIN_SHIFT 6 /* 64 bytes */
+#define CACHE_MAX 1024    /* blocks kept per class */
+
+static void *general_alloc(size_t size)
 {
 #if LWP_USE_JEMALLOC
 	return mallocx(size, 0);
@@ -18,13 +21,80 @@ void *alloc_bytes(size_t size)
 #endif
 }
 
-void alloc_free(void *p, size_t size)
+static void general_free(void *p, size_t size)
 {
 #if LWP_USE_JEMALLOC
-	if (p)
-		sdallocx(p, size, 0);
+	sdallocx(p, size, 0);
 #else
 	(void)size;
 	free(p);
 #endif
+}
+
+/* The class of a size, or ALLOC_CLASSES if it is too big for the cache. */
+static unsigned size_class(size_t size)
+{
+	unsigned c = 0;
+
+	while (c < ALLOC_CLASSES && size > ((size_t)1 << (CLASS_MIN_SHIFT + c)))
+		c++;
+	return c;
+}
+
+static size_t class_size(unsigned c)
+{
+	return (size_t)1 << (CLASS_MIN_SHIFT + c);
+}
+
+/* ASan can only catch a use after free of a block it sees freed. */
+static struct alloc_cache *cache_or_null(struct alloc_cache *c)
+{
+	return LWP_ASAN ? NULL : c;
+}
+
+void *alloc_bytes(struct alloc_cache *c, size_t size)
+{
+	unsigned k = size_class(size);
+
+	c = cache_or_null(c);
+	if (k == ALLOC_CLASSES)
+		return general_alloc(size);
+	if (c && c->free[k]) {
+		void *p = c->free[k];
+		c->free[k] = *(void **)p;
+		c->count[k]--;
+		return p;
+	}
+	/* Allocated at the class size, so that any scheduler can cache it. */
+	return general_alloc(class_size(k));
+}
+
+void alloc_free(struct alloc_cache *c, void *p, size_t size)
+{
+	unsigned k = size_class(size);
+
+	c = cache_or_null(c);
+	if (!p)
+		return;
+	if (k == ALLOC_CLASSES)
+		return general_free(p, size);
+	if (c && c->count[k] < CACHE_MAX) {
+		*(void **)p = c->free[k];
+		c->free[k] = p;
+		c->count[k]++;
+		return;
+	}
+	general_free(p, class_size(k));
+}
+
+void alloc_cache_drain(struct alloc_cache *c)
+{
+	for (unsigned k = 0; k < ALLOC_CLASSES; k++) {
+		while (c->free[k]) {
+			void *p = c->free[k];
+			c->free[k] = *(void **)p;
+			general_free(p, class_size(k));
+		}
+		c->count[k] = 0;
+	}
 }

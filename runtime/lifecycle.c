@@ -55,6 +55,7 @@ static void sched_fini(struct sched *s)
 {
 	timer_heap_destroy(&s->timers);
 	stack_cache_drain(&s->stacks);
+	alloc_cache_drain(&s->msgs);
 	s->slots.count = 0; /* proc_table_stop frees every slot */
 }
 

@@ -14,10 +14,19 @@
 #include "mailbox.h"
 
 #include "alloc.h"
+#include "sched.h"
 
 static size_t msg_bytes(size_t size)
 {
 	return sizeof(struct msg_hdr) + size;
+}
+
+/* The calling scheduler's cache of free messages (NULL off schedulers). */
+static struct alloc_cache *msg_cache(void)
+{
+	struct sched *s = sched_self();
+
+	return s ? &s->msgs : NULL;
 }
 
 struct msg_hdr *msg_new(size_t size)
@@ -26,7 +35,7 @@ struct msg_hdr *msg_new(size_t size)
 
 	if (size > LWP_MSG_MAX)
 		return NULL;
-	h = alloc_bytes(msg_bytes(size));
+	h = alloc_bytes(msg_cache(), msg_bytes(size));
 	if (h)
 		h->m.size = size;
 	return h;
@@ -34,7 +43,7 @@ struct msg_hdr *msg_new(size_t size)
 
 void msg_delete(struct msg_hdr *h)
 {
-	alloc_free(h, msg_bytes(h->m.size));
+	alloc_free(msg_cache(), h, msg_bytes(h->m.size));
 }
 
 bool mailbox_push(struct mailbox *mb, struct msg_hdr *h)

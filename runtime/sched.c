@@ -42,16 +42,18 @@ struct proc *sched_current(void)
 	return s ? s->current : NULL;
 }
 
-/* errno lives in TLS too: glibc declares __errno_location() const, so it is
- * read and written only in these non-inlined helpers. */
-static noinline void errno_save(struct proc *p)
+/* errno lives in TLS too, and glibc declares __errno_location() const, so
+ * a compiler may reuse its result across a switch.  Each scheduler finds its
+ * thread's errno once; a process saves and restores through the scheduler
+ * it is on, re-read after every switch. */
+static void errno_save(struct sched *s, struct proc *p)
 {
-	p->saved_errno = errno;
+	p->saved_errno = *s->errno_loc;
 }
 
-static noinline void errno_restore(struct proc *p)
+static void errno_restore(struct sched *s, struct proc *p)
 {
-	errno = p->saved_errno;
+	*s->errno_loc = p->saved_errno;
 }
 
 /* ---- sanitizer annotations ------------------------------------------- */
@@ -233,21 +235,21 @@ static void finish_switch(struct sched *s, struct proc *prev)
 	}
 }
 
-/* The caller, p, gives up the processor; `after` says what becomes of it.
- * Returns when p runs again. */
-static void switch_out(struct proc *p, enum proc_after after)
+/* The caller, p, running on s, gives up the processor; `after` says what
+ * becomes of it.  Returns when p runs again. */
+static void switch_out(struct sched *s, struct proc *p, enum proc_after after)
 {
-	struct sched *s = sched_self();
 	struct proc *next = pick(s);
 
 	p->after = after;
 	s->current = next;
-	errno_save(p);
+	errno_save(s, p);
 	struct proc *prev = ctx_switch(s, &p->ctx, next, p,
 				       after == AFTER_EXIT);
 	/* Possibly another thread now; whoever resumed us set current. */
-	finish_switch(sched_self(), prev);
-	errno_restore(p);
+	s = sched_self();
+	finish_switch(s, prev);
+	errno_restore(s, p);
 }
 
 void sched_enter(void *prev)
@@ -266,18 +268,21 @@ void sched_enter(void *prev)
 
 void sched_make(struct proc *p)
 {
-	arch_make(&p->ctx, stack_top(&p->stack), sched_enter);
+	/* Stack tops all sit at the same offset in a page, so the first
+	 * frames of many processes compete for the same cache sets; colour
+	 * them by slot, within the top page (idle processes touch one). */
+	char *top = (char *)stack_top(&p->stack) - (p->index % 16) * 64;
+
+	arch_make(&p->ctx, top, sched_enter);
 }
 
-void sched_relinquish(struct proc *p)
+void sched_relinquish(struct sched *s, struct proc *p)
 {
-	struct sched *s = sched_self();
-
 	/* Nothing else to run: carry on without a switch. */
 	if (!s->runnext && runq_size(&s->runq) == 0 && procq_empty(&rt.global) &&
 	    !load_relaxed(&rt.stop))
 		return;
-	switch_out(p, AFTER_YIELD);
+	switch_out(s, p, AFTER_YIELD);
 }
 
 void sched_budget_spent(struct sched *s, struct proc *p)
@@ -289,7 +294,7 @@ void sched_budget_spent(struct sched *s, struct proc *p)
 	}
 	s->budget = SCHED_BUDGET;
 	if (runq_size(&s->runq) || !procq_empty(&rt.global))
-		switch_out(p, AFTER_EXPIRE);
+		switch_out(s, p, AFTER_EXPIRE);
 }
 
 /* Timer callback: a wait's deadline passed. */
@@ -313,14 +318,14 @@ int sched_block(struct proc *p, int64_t deadline)
 		if (err)
 			return err;
 	}
-	switch_out(p, AFTER_BLOCK);
+	switch_out(s, p, AFTER_BLOCK);
 	timer_cancel(&p->timer);
 	return 0;
 }
 
 _Noreturn void sched_exit(struct proc *p)
 {
-	switch_out(p, AFTER_EXIT);
+	switch_out(sched_self(), p, AFTER_EXIT);
 	__builtin_unreachable();
 }
 
@@ -397,6 +402,7 @@ int sched_run(void)
 	int err = fault_thread_start();
 	if (err)
 		return err;
+	s->errno_loc = &errno;
 	this_sched = s;
 	loop(s);
 	this_sched = NULL;
@@ -408,11 +414,11 @@ int sched_run(void)
 
 int lwp_yield(void)
 {
-	struct proc *p = sched_current();
+	struct sched *s = sched_self();
 
-	if (!p)
+	if (!s || !s->current)
 		return LWP_ENOTPROC;
-	sched_relinquish(p);
+	sched_relinquish(s, s->current);
 	return 0;
 }
 

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "alloc.h"
 #include "arch.h"
 #include "compiler.h"
 #include "proc.h"
@@ -32,10 +33,12 @@ struct cacheline_aligned sched {
 	 * (thieves take only from runq); a runnext stranded behind a long
 	 * computation is freed by preemption. */
 	struct proc *runnext;
+	int *errno_loc; /* this thread's errno, found once */
 	int budget;
 	unsigned tick;
 	unsigned id;
 	struct stack_cache stacks;
+	struct alloc_cache msgs;
 	struct slot_cache slots;
 	struct timer_heap timers;
 	_Atomic int parked; /* futex word: 1 while sleeping in the idle loop */
@@ -67,8 +70,8 @@ void sched_ready_next(struct sched *s, struct proc *p);
 /* A new or requeued process: back of the queue. */
 void sched_ready(struct sched *s, struct proc *p);
 
-/* The caller gives up the processor but stays runnable. */
-void sched_relinquish(struct proc *p);
+/* The caller, p, running on s, gives up the processor but stays runnable. */
+void sched_relinquish(struct sched *s, struct proc *p);
 /*
  * Block p (the caller) until a message arrives, the deadline passes
  * (TIMER_NEVER: none), or a spurious wakeup: callers re-check.

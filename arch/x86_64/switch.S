@@ -72,16 +72,24 @@ arch_switch:
 	.cfi_rel_offset r15, 0
 	subq	$8, %rsp
 	.cfi_adjust_cfa_offset 8
+	/* The pad is zeroed so that the whole 8-byte slot compares equal
+	 * when the FP control state is the same on both sides. */
+	movq	$0, (%rsp)
 	stmxcsr	(%rsp)
 	fnstcw	4(%rsp)
+	movq	(%rsp), %rcx
 
 	/* The switch proper: publish our sp, adopt theirs. */
 	movq	%rsp, (%rdi)
 	movq	(%rsi), %rsp
 
+	/* ldmxcsr and fldcw cost several cycles each and contexts almost
+	 * always share their FP control state: load it only if it differs. */
+	cmpq	(%rsp), %rcx
+	je	1f
 	ldmxcsr	(%rsp)
 	fldcw	4(%rsp)
-	addq	$8, %rsp
+1:	addq	$8, %rsp
 	.cfi_adjust_cfa_offset -8
 	popq	%r15
 	.cfi_adjust_cfa_offset -8
