@@ -30,7 +30,7 @@
 #endif
 #endif
 
-#define MAX_METRICS 2
+#define MAX_METRICS 3
 #define MAX_REPS    1000
 #define MAX_BENCHES 32
 
@@ -115,17 +115,20 @@ static int64_t region_end(const char *name, long ops)
 	return t;
 }
 
-/* VmRSS of this process in bytes, or -1. */
-static long vm_rss(void)
+/* A "Vm...: N kB" field of /proc/self/status (e.g. "VmRSS") in bytes, or
+ * -1. */
+static long vm_status(const char *field)
 {
 	char line[256];
+	size_t len = strlen(field);
 	long kb = -1;
 	FILE *f = fopen("/proc/self/status", "r");
 
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+		if (!strncmp(line, field, len) && line[len] == ':' &&
+		    sscanf(line + len + 1, "%ld kB", &kb) == 1)
 			break;
 	fclose(f);
 	return kb < 0 ? -1 : kb * 1024;
@@ -142,6 +145,7 @@ static void yield_until(atomic_long *counter, long n)
 
 struct sw {
 	long n; /* switches */
+	int err;
 	atomic_bool done;
 	int64_t t0, t1;
 };
@@ -158,9 +162,12 @@ static void sw_main(void *arg)
 {
 	struct sw *s = arg;
 	long rounds = s->n / 2;
+	lwp_pid partner = lwp_spawn(sw_partner, s);
 
-	if (lwp_spawn(sw_partner, s) < 0)
+	if (partner < 0) {
+		s->err = (int)partner;
 		return;
+	}
 	lwp_yield(); /* the partner starts and yields back */
 	s->t0 = region_begin();
 	for (long i = 0; i < rounds; i++)
@@ -177,10 +184,8 @@ static int bench_switch(struct rep *r)
 	if (s.n < 2)
 		s.n = 2;
 	err = run_lwp(sw_main, &s, 2);
-	if (err)
-		return err;
-	if (!s.t1)
-		return LWP_ENOMEM;
+	if (err || s.err)
+		return err ? err : s.err;
 	r->ops = s.n;
 	r->v[0] = (double)(s.t1 - s.t0) / (double)s.n;
 	return 0;
@@ -341,6 +346,7 @@ static void pp_pong(void *arg)
 		lwp_msg *m = lwp_receive(NULL, NULL, LWP_INFINITY);
 		if (!m) {
 			s->err = lwp_last_error();
+			lwp_stop(); /* the main process waits for us */
 			return;
 		}
 		if (m->tag == TAG_STOP) {
@@ -351,6 +357,7 @@ static void pp_pong(void *arg)
 		lwp_msg_free(m);
 		if (err) {
 			s->err = err;
+			lwp_stop();
 			return;
 		}
 	}
@@ -406,7 +413,7 @@ struct idle {
 	lwp_pid *pids;
 	atomic_long ready;
 	int err;
-	long rss0, rss1;
+	long rss0, rss1, pte0, pte1;
 	int64_t t0, t1;
 };
 
@@ -422,7 +429,8 @@ static void idle_main(void *arg)
 {
 	struct idle *s = arg;
 
-	s->rss0 = vm_rss();
+	s->rss0 = vm_status("VmRSS");
+	s->pte0 = vm_status("VmPTE");
 	s->t0 = region_begin();
 	for (long i = 0; i < s->n; i++) {
 		s->pids[i] = lwp_spawn(idle_child, s);
@@ -438,7 +446,8 @@ static void idle_main(void *arg)
 		lwp_sleep(100 * 1000);
 	s->t1 = region_end("idle-rss", s->n);
 	lwp_sleep(1000 * 1000); /* stragglers (other schedulers) block */
-	s->rss1 = vm_rss();
+	s->rss1 = vm_status("VmRSS");
+	s->pte1 = vm_status("VmPTE");
 	for (long i = 0; i < s->n; i++)
 		lwp_send(s->pids[i], TAG_STOP, NULL, 0);
 }
@@ -457,43 +466,51 @@ static int bench_idle(struct rep *r)
 	free(s.pids);
 	if (err || s.err)
 		return err ? err : s.err;
-	if (s.rss0 < 0 || s.rss1 < 0)
+	if (s.rss0 < 0 || s.rss1 < 0 || s.pte0 < 0 || s.pte1 < 0)
 		return LWP_ESYS;
 	r->ops = s.n;
 	r->v[0] = (double)(s.rss1 - s.rss0) / (double)s.n;
-	r->v[1] = (double)(s.t1 - s.t0) / (double)s.n;
+	r->v[1] = (double)(s.pte1 - s.pte0) / (double)s.n;
+	r->v[2] = (double)(s.t1 - s.t0) / (double)s.n;
 	return 0;
 }
 
 /* ---- the table of benchmarks --------------------------------------------- */
 
 static const struct bench benches[] = {
-	{ "switch",
-	  "two processes yielding to each other, 10M switches",
-	  bench_switch,
-	  false,
-	  { { "switch", "ns/switch", 15 } } },
-	{ "spawn",
-	  "spawn 1M processes that exit at once, until all exited",
-	  bench_spawn,
-	  false,
-	  { { "spawn", "ns/spawn+exit", 100 } } },
-	{ "ring",
-	  "a token around a ring of 10,000 processes, 1M hops",
-	  bench_ring,
-	  false,
-	  { { "ring", "ns/hop", 50 } } },
-	{ "pingpong",
-	  "round trips between two processes, 1M",
-	  bench_pingpong,
-	  false,
-	  { { "pingpong", "ns/round-trip", 0 } } },
-	{ "idle-rss",
-	  "1M processes blocked in receive: RSS, setup time",
-	  bench_idle,
-	  true,
-	  { { "idle-rss", "bytes/proc", 4710 },
-	    { "idle-setup", "ns/proc", 0 } } },
+	{
+		.name = "switch",
+		.what = "two processes yielding to each other, 10M switches",
+		.fn = bench_switch,
+		.m = { { "switch", "ns/switch", 15 } },
+	},
+	{
+		.name = "spawn",
+		.what = "spawn 1M processes that exit at once, until all exited",
+		.fn = bench_spawn,
+		.m = { { "spawn", "ns/spawn+exit", 100 } },
+	},
+	{
+		.name = "ring",
+		.what = "a token around a ring of 10,000 processes, 1M hops",
+		.fn = bench_ring,
+		.m = { { "ring", "ns/hop", 50 } },
+	},
+	{
+		.name = "pingpong",
+		.what = "round trips between two processes, 1M",
+		.fn = bench_pingpong,
+		.m = { { "pingpong", "ns/round-trip", 0 } },
+	},
+	{
+		.name = "idle-rss",
+		.what = "1M processes blocked in receive: memory, setup time",
+		.fn = bench_idle,
+		.fresh_process = true,
+		.m = { { "idle-rss", "bytes/proc", 4710 },
+		       { "idle-pte", "bytes/proc", 0 },
+		       { "idle-setup", "ns/proc", 0 } },
+	},
 };
 
 #define NBENCHES (sizeof(benches) / sizeof(benches[0]))
@@ -704,7 +721,7 @@ int main(int argc, char **argv)
 	int nonly = 0, reps = 5, nres = 0, failed = 0;
 	double scale = 1;
 
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc; i += 2) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		char *end;
 
@@ -745,7 +762,6 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
-		i++;
 	}
 	if (child)
 		return child_main(child, scale);
