@@ -52,7 +52,7 @@ extern "C" {
 #endif
 
 #if defined(__GNUC__)
-#define LWP_API __attribute__((visibility("default")))
+#define LWP_API	      __attribute__((visibility("default")))
 #define LWP_NODISCARD __attribute__((warn_unused_result))
 #else
 #define LWP_API
@@ -65,20 +65,26 @@ extern "C" {
 
 enum {
 	LWP_OK = 0,
-	LWP_EINVAL = -1,     /* an argument is invalid (NULL function, bad timeout, ...) */
-	LWP_ENOPROC = -2,    /* no such process: it has exited (or never existed) */
-	LWP_EBADPID = -3,    /* the value is not a pid at all (zero, negative, malformed) */
-	LWP_ENOTPROC = -4,   /* must be called from inside a process */
-	LWP_ENOMEM = -5,     /* out of memory (payload too large, no stack, ...) */
-	LWP_ELIMIT = -6,     /* the process limit (lwp_config.max_procs) is reached */
-	LWP_ENAME = -7,      /* a name is empty or longer than LWP_NAME_MAX */
-	LWP_ENAMETAKEN = -8, /* the name is registered already */
+	LWP_EINVAL =
+		-1, /* an argument is invalid (NULL function, bad timeout, ...) */
+	LWP_ENOPROC =
+		-2, /* no such process: it has exited (or never existed) */
+	LWP_EBADPID =
+		-3, /* the value is not a pid at all (zero, negative, malformed) */
+	LWP_ENOTPROC = -4, /* must be called from inside a process */
+	LWP_ENOMEM = -5, /* out of memory (payload too large, no stack, ...) */
+	LWP_ELIMIT =
+		-6, /* the process limit (lwp_config.max_procs) is reached */
+	LWP_ENAME = -7,	      /* a name is empty or longer than LWP_NAME_MAX */
+	LWP_ENAMETAKEN = -8,  /* the name is registered already */
 	LWP_EREGISTERED = -9, /* the process has a registered name already */
-	LWP_ENOTREG = -10,   /* no process is registered under that name */
-	LWP_ERUNNING = -11,  /* the runtime is running already (lwp_main called twice) */
+	LWP_ENOTREG = -10,    /* no process is registered under that name */
+	LWP_ERUNNING =
+		-11, /* the runtime is running already (lwp_main called twice) */
 	LWP_ENOTRUNNING = -12, /* the runtime is not running */
-	LWP_ETIMEDOUT = -13, /* a receive timed out (see lwp_last_error()) */
-	LWP_ESYS = -14,      /* the operating system refused (thread, mmap, signal) */
+	LWP_ETIMEDOUT = -13,   /* a receive timed out (see lwp_last_error()) */
+	LWP_ESYS =
+		-14, /* the operating system refused (thread, mmap, signal) */
 };
 
 /* A static, human-readable name for an LWP_E* code ("no such process"). */
@@ -104,7 +110,8 @@ LWP_API int lwp_last_error(void);
  */
 typedef int64_t lwp_pid;
 
-#define LWP_NOPID ((lwp_pid)0) /* "no process": a message from a foreign thread */
+#define LWP_NOPID \
+	((lwp_pid)0) /* "no process": a message from a foreign thread */
 
 /* Big enough for any pid's text, with its NUL: "<0.4294967295.2147483647>". */
 typedef struct lwp_pid_text {
@@ -132,11 +139,11 @@ typedef struct lwp_config {
 	uint32_t max_procs;
 } lwp_config;
 
-#define LWP_STACK_DEFAULT ((size_t)64 * 1024)
-#define LWP_STACK_MIN ((size_t)16 * 1024)
-#define LWP_STACK_MAX ((size_t)1024 * 1024 * 1024)
+#define LWP_STACK_DEFAULT     ((size_t)64 * 1024)
+#define LWP_STACK_MIN	      ((size_t)16 * 1024)
+#define LWP_STACK_MAX	      ((size_t)1024 * 1024 * 1024)
 #define LWP_MAX_PROCS_DEFAULT (1u << 22) /* 4,194,304 */
-#define LWP_MAX_PROCS_MAX (1u << 28)
+#define LWP_MAX_PROCS_MAX     (1u << 28)
 
 /*
  * Start the runtime on the calling thread, run fn(arg) as the first
@@ -218,9 +225,9 @@ LWP_API int64_t lwp_now(void);
  * until it is forwarded with lwp_send_msg()).  data is aligned for any type.
  */
 typedef struct lwp_msg {
-	lwp_pid from;  /* sender, LWP_NOPID when sent from a foreign thread */
-	uint64_t tag;  /* the sender's label for it */
-	size_t size;   /* bytes in data */
+	lwp_pid from; /* sender, LWP_NOPID when sent from a foreign thread */
+	uint64_t tag; /* the sender's label for it */
+	size_t size;  /* bytes in data */
 	_Alignas(16) unsigned char data[];
 } lwp_msg;
 

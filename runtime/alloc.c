@@ -9,8 +9,8 @@
 #include <jemalloc/jemalloc.h>
 #endif
 
-#define CLASS_MIN_SHIFT 6 /* 64 bytes */
-#define CACHE_MAX 1024    /* blocks kept per class */
+#define CLASS_MIN_SHIFT 6    /* 64 bytes */
+#define CACHE_MAX	1024 /* blocks kept per class */
 
 static void *general_alloc(size_t size)
 {

@@ -9,20 +9,21 @@
 
 #include "lwp_config.h"
 
-#define must_check __attribute__((warn_unused_result))
-#define likely(x) __builtin_expect(!!(x), 1)
-#define unlikely(x) __builtin_expect(!!(x), 0)
-#define noinline __attribute__((noinline))
+#define must_check	  __attribute__((warn_unused_result))
+#define likely(x)	  __builtin_expect(!!(x), 1)
+#define unlikely(x)	  __builtin_expect(!!(x), 0)
+#define noinline	  __attribute__((noinline))
 #define cacheline_aligned __attribute__((aligned(64)))
 
-#define container_of(ptr, type, member)                                        \
-	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) \
+	((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Relaxed atomics for counters that only need to be untorn. */
 #define load_relaxed(p) atomic_load_explicit((p), memory_order_relaxed)
-#define store_relaxed(p, v) atomic_store_explicit((p), (v), memory_order_relaxed)
+#define store_relaxed(p, v) \
+	atomic_store_explicit((p), (v), memory_order_relaxed)
 
 static inline void cpu_relax(void)
 {

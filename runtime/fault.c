@@ -23,7 +23,7 @@
 #include "proc.h"
 #include "sched.h"
 
-static const int fault_signals[] = {SIGSEGV, SIGBUS};
+static const int fault_signals[] = { SIGSEGV, SIGBUS };
 static struct sigaction host_action[ARRAY_SIZE(fault_signals)];
 
 static __thread stack_t alt_stack, host_alt_stack;
@@ -90,7 +90,7 @@ int fault_thread_start(void)
 	/* Pre-fault it: a fault while the kernel writes a signal frame onto
 	 * a fresh stack has corrupted vector state before (Go #35777). */
 	memset(m, 0, size);
-	alt_stack = (stack_t){.ss_sp = m, .ss_size = size};
+	alt_stack = (stack_t){ .ss_sp = m, .ss_size = size };
 	if (sigaltstack(&alt_stack, &host_alt_stack) != 0) {
 		munmap(m, size);
 		return LWP_ESYS;

@@ -1,6 +1,7 @@
 /*
  * lifecycle.c - starting and stopping the runtime.
  */
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,31 @@
 #include "timer.h"
 
 struct runtime rt;
+
+int rt_enter(struct sched *s)
+{
+	if (s)
+		return 0;
+	/* seq_cst, pairing with teardown's store of the state and load of
+	 * the count (Dekker): either we see it stopping, or it sees us. */
+	atomic_fetch_add(&rt.foreign, 1);
+	if (atomic_load(&rt.state) == RT_RUNNING)
+		return 0;
+	atomic_fetch_sub(&rt.foreign, 1);
+	return LWP_ENOTRUNNING;
+}
+
+void rt_leave(struct sched *s)
+{
+	if (!s)
+		atomic_fetch_sub(&rt.foreign, 1);
+}
+
+static void wait_foreign_calls(void)
+{
+	while (atomic_load(&rt.foreign))
+		sched_yield();
+}
 
 static int check_config(const lwp_config *cfg, size_t *stack, uint32_t *max)
 {
@@ -119,8 +145,7 @@ int lwp_main(const lwp_config *cfg, void (*fn)(void *), void *arg)
 
 	if (!fn)
 		return LWP_EINVAL;
-	if (!atomic_compare_exchange_strong(&rt.state, &expected,
-					    RT_STARTING))
+	if (!atomic_compare_exchange_strong(&rt.state, &expected, RT_STARTING))
 		return LWP_ERUNNING;
 	err = start(cfg);
 	if (err)
@@ -129,6 +154,7 @@ int lwp_main(const lwp_config *cfg, void (*fn)(void *), void *arg)
 	lwp_pid first = proc_spawn(fn, arg, rt.stack_size);
 	err = first < 0 ? (int)first : sched_run();
 	atomic_store(&rt.state, RT_STOPPING);
+	wait_foreign_calls();
 	stop();
 out:
 	atomic_store(&rt.state, RT_STOPPED);
@@ -137,10 +163,14 @@ out:
 
 int lwp_stop(void)
 {
-	if (!rt_running())
-		return LWP_ENOTRUNNING;
+	struct sched *s = sched_self();
+	int err = rt_enter(s);
+
+	if (err)
+		return err;
 	atomic_store(&rt.stop, true);
 	sched_kick_all();
+	rt_leave(s);
 	return 0;
 }
 

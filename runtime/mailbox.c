@@ -93,8 +93,7 @@ struct msg_hdr *mailbox_drain(struct mailbox *mb, lwp_pid self)
 	return fifo;
 }
 
-void mailbox_unlink(struct mailbox *mb, struct msg_hdr *prev,
-		    struct msg_hdr *h)
+void mailbox_unlink(struct mailbox *mb, struct msg_hdr *prev, struct msg_hdr *h)
 {
 	if (prev)
 		prev->next = h->next;
@@ -117,8 +116,8 @@ static void free_list(struct msg_hdr *h)
 
 void mailbox_clear(struct mailbox *mb)
 {
-	uintptr_t word = atomic_exchange_explicit(&mb->inbox, 0,
-						  memory_order_acquire);
+	uintptr_t word =
+		atomic_exchange_explicit(&mb->inbox, 0, memory_order_acquire);
 
 	free_list((struct msg_hdr *)(word & ~INBOX_WAITING));
 	free_list(mb->first);

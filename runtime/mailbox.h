@@ -33,15 +33,15 @@
 /* The runtime's header in front of every lwp_msg. */
 struct msg_hdr {
 	struct msg_hdr *next; /* inbox link, then save-queue link */
-	lwp_pid to;           /* the incarnation it was sent to */
-	lwp_msg m;            /* what the user sees; payload follows */
+	lwp_pid to;	      /* the incarnation it was sent to */
+	lwp_msg m;	      /* what the user sees; payload follows */
 };
 
 struct mailbox {
-	_Atomic uintptr_t inbox;    /* written by senders: see above */
-	struct msg_hdr *first;      /* save queue, owner only */
+	_Atomic uintptr_t inbox; /* written by senders: see above */
+	struct msg_hdr *first;	 /* save queue, owner only */
 	struct msg_hdr *last;
-	long count;                 /* messages in the save queue */
+	long count; /* messages in the save queue */
 };
 
 static inline struct msg_hdr *msg_hdr_of(const lwp_msg *m)

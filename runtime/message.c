@@ -30,24 +30,15 @@ void lwp_msg_free(lwp_msg *m)
 		msg_delete(msg_hdr_of(m));
 }
 
-/* The live process a message to `to` goes to. */
-static int target(lwp_pid to, struct proc **dst)
-{
-	if (!rt_running())
-		return LWP_ENOTRUNNING;
-	return proc_lookup(to, dst);
-}
-
-static void deliver(struct proc *dst, lwp_pid to, uint64_t tag,
+static void deliver(struct sched *s, struct proc *dst, lwp_pid to, uint64_t tag,
 		    struct msg_hdr *h)
 {
-	struct sched *s = sched_self();
 	struct proc *self = s ? s->current : NULL;
 
 	h->to = to;
-	h->m.from = self ? atomic_load_explicit(&self->pid,
-						memory_order_relaxed)
-			 : LWP_NOPID;
+	h->m.from =
+		self ? atomic_load_explicit(&self->pid, memory_order_relaxed) :
+		       LWP_NOPID;
 	h->m.tag = tag;
 	if (mailbox_push(&dst->mbox, h))
 		sched_ready_next(s, dst);
@@ -57,35 +48,48 @@ static void deliver(struct proc *dst, lwp_pid to, uint64_t tag,
 
 int lwp_send_msg(lwp_pid to, uint64_t tag, lwp_msg *m)
 {
+	struct sched *s = sched_self();
 	struct proc *dst;
 	int err;
 
 	if (!m)
 		return LWP_EINVAL;
-	err = target(to, &dst);
+	err = rt_enter(s);
+	if (err)
+		return err;
+	err = proc_lookup(to, &dst);
 	if (!err)
-		deliver(dst, to, tag, msg_hdr_of(m));
+		deliver(s, dst, to, tag, msg_hdr_of(m));
+	rt_leave(s);
 	return err;
 }
 
 int lwp_send(lwp_pid to, uint64_t tag, const void *data, size_t size)
 {
+	struct sched *s = sched_self();
 	struct msg_hdr *h;
 	struct proc *dst;
 	int err;
 
 	if (!data && size)
 		return LWP_EINVAL;
-	err = target(to, &dst);
+	err = rt_enter(s);
 	if (err)
 		return err;
-	h = msg_new(size);
-	if (!h)
-		return LWP_ENOMEM;
-	if (size)
-		memcpy(h->m.data, data, size);
-	deliver(dst, to, tag, h);
-	return 0;
+	/* Look up first: a send to a dead pid should not cost a copy. */
+	err = proc_lookup(to, &dst);
+	if (!err) {
+		h = msg_new(size);
+		if (h) {
+			if (size)
+				memcpy(h->m.data, data, size);
+			deliver(s, dst, to, tag, h);
+		} else {
+			err = LWP_ENOMEM;
+		}
+	}
+	rt_leave(s);
+	return err;
 }
 
 static bool accepts(lwp_match_fn match, void *ctx, const struct msg_hdr *h)
@@ -113,9 +117,9 @@ static int deadline_of(int64_t timeout_ns, int64_t *deadline)
 	else if (timeout_ns < 0)
 		return LWP_EINVAL;
 	else
-		*deadline = timeout_ns > TIMER_NEVER - timer_now()
-				    ? TIMER_NEVER
-				    : timer_now() + timeout_ns;
+		*deadline = timeout_ns > TIMER_NEVER - timer_now() ?
+				    TIMER_NEVER :
+				    timer_now() + timeout_ns;
 	return 0;
 }
 
@@ -220,11 +224,11 @@ int lwp_msg_format(const lwp_msg *m, char *buf, size_t len)
 				(const char *)m->data);
 	}
 	/* <<1,2,3>>, written piecewise so that any len works (snprintf). */
-#define PUT(...)                                                               \
-	do {                                                                   \
-		w = snprintf(used < len ? buf + used : NULL,                   \
-			     used < len ? len - used : 0, __VA_ARGS__);        \
-		used += (size_t)w;                                             \
+#define PUT(...)                                                        \
+	do {                                                            \
+		w = snprintf(used < len ? buf + used : NULL,            \
+			     used < len ? len - used : 0, __VA_ARGS__); \
+		used += (size_t)w;                                      \
 	} while (0)
 	PUT("<<");
 	for (size_t i = 0; i < n; i++)

@@ -22,19 +22,19 @@
 #define CHUNK_SHIFT 13
 #define CHUNK_PROCS (1u << CHUNK_SHIFT)
 #define CHUNK_BYTES ((size_t)2 << 20) /* one huge page */
-#define NCHUNKS (LWP_MAX_PROCS_MAX >> CHUNK_SHIFT)
-#define SLOT_BATCH (ARRAY_SIZE(((struct slot_cache *)0)->idx) / 2)
-#define GEN_MAX 0x7fffffffu /* pids stay positive */
+#define NCHUNKS	    (LWP_MAX_PROCS_MAX >> CHUNK_SHIFT)
+#define SLOT_BATCH  (ARRAY_SIZE(((struct slot_cache *)0)->idx) / 2)
+#define GEN_MAX	    0x7fffffffu /* pids stay positive */
 
 static struct {
 	/* Published with release once initialised; never freed. */
 	struct proc *_Atomic chunks[NCHUNKS];
 	pthread_mutex_t lock; /* the fields below */
-	uint32_t *free;       /* free slot indices (a stack) */
+	uint32_t *free;	      /* free slot indices (a stack) */
 	size_t nfree, capfree;
 	uint32_t carved; /* slots ever initialised */
 	_Atomic size_t live;
-} tab = {.lock = PTHREAD_MUTEX_INITIALIZER};
+} tab = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 _Static_assert(CHUNK_PROCS * sizeof(struct proc) <= CHUNK_BYTES,
 	       "a chunk of the process table must fit one huge page");
@@ -200,12 +200,18 @@ void proc_table_stop(void)
 	atomic_store(&tab.live, 0);
 }
 
+/* Could pid name a process at all? */
+static bool pid_valid(lwp_pid pid)
+{
+	return pid > 0 && PID_GEN(pid) != 0 && PID_GEN(pid) <= GEN_MAX &&
+	       PID_INDEX(pid) < LWP_MAX_PROCS_MAX;
+}
+
 int proc_lookup(lwp_pid pid, struct proc **out)
 {
 	struct proc *p;
 
-	if (pid <= 0 || PID_GEN(pid) == 0 || PID_GEN(pid) > GEN_MAX ||
-	    PID_INDEX(pid) >= LWP_MAX_PROCS_MAX)
+	if (!pid_valid(pid))
 		return LWP_EBADPID;
 	p = slot(PID_INDEX(pid));
 	/* Acquire: pairs with the release in proc_spawn, so a sender sees an
@@ -292,8 +298,7 @@ void proc_reap(struct proc *p)
 
 /* ---- the public process API ------------------------------------------- */
 
-lwp_pid lwp_spawn_opt(void (*fn)(void *), void *arg,
-		      const lwp_spawn_opts *opts)
+lwp_pid lwp_spawn_opt(void (*fn)(void *), void *arg, const lwp_spawn_opts *opts)
 {
 	size_t size = rt.stack_size;
 
@@ -304,10 +309,12 @@ lwp_pid lwp_spawn_opt(void (*fn)(void *), void *arg,
 		if (!size)
 			return LWP_EINVAL;
 	}
-	if (!rt_running())
-		return LWP_ENOTRUNNING;
-	lwp_pid pid = proc_spawn(fn, arg, size);
 	struct sched *s = sched_self();
+	int err = rt_enter(s);
+	if (err)
+		return err;
+	lwp_pid pid = proc_spawn(fn, arg, size);
+	rt_leave(s);
 	if (s && s->current && pid > 0)
 		sched_charge(s, s->current);
 	return pid;
@@ -322,8 +329,8 @@ lwp_pid lwp_self(void)
 {
 	struct proc *p = sched_current();
 
-	return p ? atomic_load_explicit(&p->pid, memory_order_relaxed)
-		 : LWP_ENOTPROC;
+	return p ? atomic_load_explicit(&p->pid, memory_order_relaxed) :
+		   LWP_ENOTPROC;
 }
 
 bool lwp_is_alive(lwp_pid pid)
@@ -346,7 +353,7 @@ lwp_pid_text lwp_pid_str(lwp_pid pid)
 {
 	lwp_pid_text t;
 
-	if (pid <= 0 || PID_GEN(pid) == 0 || PID_GEN(pid) > GEN_MAX)
+	if (!pid_valid(pid))
 		snprintf(t.s, sizeof(t.s), "<bad pid>");
 	else
 		snprintf(t.s, sizeof(t.s), "<0.%u.%u>", PID_INDEX(pid),

@@ -25,10 +25,10 @@ struct reg_name;
 /* What the next context must do for a process that just switched out. */
 enum proc_after {
 	AFTER_NONE,
-	AFTER_YIELD, /* put it back on the run queue */
+	AFTER_YIELD,  /* put it back on the run queue */
 	AFTER_EXPIRE, /* budget spent: behind everything queued, also globally */
-	AFTER_BLOCK, /* block it in its mailbox unless a message arrived */
-	AFTER_EXIT,  /* free its stack and its slot */
+	AFTER_BLOCK,  /* block it in its mailbox unless a message arrived */
+	AFTER_EXIT,   /* free its stack and its slot */
 };
 
 struct proc {
@@ -47,7 +47,7 @@ struct proc {
 	void (*fn)(void *);
 	void *arg;
 	struct stack stack;
-	struct timer timer; /* receive-after and sleep */
+	struct timer timer;	       /* receive-after and sleep */
 	struct reg_name *_Atomic name; /* registered name, if any */
 #if LWP_TSAN
 	void *tsan_fiber;
@@ -55,8 +55,8 @@ struct proc {
 };
 
 /* Pid fields. */
-#define PID_INDEX(pid) ((uint32_t)((uint64_t)(pid) & 0xffffffffu))
-#define PID_GEN(pid) ((uint32_t)((uint64_t)(pid) >> 32))
+#define PID_INDEX(pid) ((uint32_t)((uint64_t)(pid)&0xffffffffu))
+#define PID_GEN(pid)   ((uint32_t)((uint64_t)(pid) >> 32))
 
 /* Per-scheduler cache of free slot indices. */
 struct slot_cache {

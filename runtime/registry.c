@@ -16,6 +16,7 @@
 #include "lwp.h"
 #include "proc.h"
 #include "runtime.h"
+#include "sched.h"
 
 struct reg_name {
 	struct reg_name *next; /* bucket chain */
@@ -29,7 +30,7 @@ static struct {
 	struct reg_name **buckets;
 	size_t nbuckets; /* a power of two, or 0 */
 	size_t count;
-} reg = {.lock = PTHREAD_MUTEX_INITIALIZER};
+} reg = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static size_t hash(const char *s)
 {
@@ -133,14 +134,17 @@ int lwp_register(const char *name, lwp_pid pid)
 
 	if (err)
 		return err;
-	if (!rt_running())
-		return LWP_ENOTRUNNING;
-	err = proc_lookup(pid, &p);
+	struct sched *s = sched_self();
+	err = rt_enter(s);
 	if (err)
 		return err;
-	pthread_mutex_lock(&reg.lock);
-	err = add(name, p, pid);
-	pthread_mutex_unlock(&reg.lock);
+	err = proc_lookup(pid, &p);
+	if (!err) {
+		pthread_mutex_lock(&reg.lock);
+		err = add(name, p, pid);
+		pthread_mutex_unlock(&reg.lock);
+	}
+	rt_leave(s);
 	return err;
 }
 
@@ -177,8 +181,7 @@ lwp_pid lwp_whereis(const char *name)
 	return pid;
 }
 
-int lwp_send_name(const char *name, uint64_t tag, const void *data,
-		  size_t size)
+int lwp_send_name(const char *name, uint64_t tag, const void *data, size_t size)
 {
 	lwp_pid pid = lwp_whereis(name);
 

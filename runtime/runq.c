@@ -64,10 +64,10 @@ static bool push_slow(struct runq *q, struct proc *p, uint32_t h, uint32_t t,
 void runq_push(struct runq *q, struct proc *p, struct procq *overflow)
 {
 	for (;;) {
-		uint32_t h = atomic_load_explicit(&q->head,
-						  memory_order_acquire);
-		uint32_t t = atomic_load_explicit(&q->tail,
-						  memory_order_relaxed);
+		uint32_t h =
+			atomic_load_explicit(&q->head, memory_order_acquire);
+		uint32_t t =
+			atomic_load_explicit(&q->tail, memory_order_relaxed);
 		if (t - h < RUNQ_SIZE) {
 			atomic_store_explicit(&q->slots[t % RUNQ_SIZE], p,
 					      memory_order_relaxed);
@@ -83,17 +83,17 @@ void runq_push(struct runq *q, struct proc *p, struct procq *overflow)
 struct proc *runq_pop(struct runq *q)
 {
 	for (;;) {
-		uint32_t h = atomic_load_explicit(&q->head,
-						  memory_order_acquire);
-		uint32_t t = atomic_load_explicit(&q->tail,
-						  memory_order_acquire);
+		uint32_t h =
+			atomic_load_explicit(&q->head, memory_order_acquire);
+		uint32_t t =
+			atomic_load_explicit(&q->tail, memory_order_acquire);
 		if (t == h)
 			return NULL;
-		struct proc *p = atomic_load_explicit(
-			&q->slots[h % RUNQ_SIZE], memory_order_relaxed);
-		if (atomic_compare_exchange_weak_explicit(
-			    &q->head, &h, h + 1, memory_order_release,
-			    memory_order_relaxed))
+		struct proc *p = atomic_load_explicit(&q->slots[h % RUNQ_SIZE],
+						      memory_order_relaxed);
+		if (atomic_compare_exchange_weak_explicit(&q->head, &h, h + 1,
+							  memory_order_release,
+							  memory_order_relaxed))
 			return p;
 	}
 }

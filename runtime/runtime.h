@@ -11,16 +11,22 @@
 
 struct sched;
 
-enum rt_state { RT_STOPPED, RT_STARTING, RT_RUNNING, RT_STOPPING };
+enum rt_state {
+	RT_STOPPED,
+	RT_STARTING,
+	RT_RUNNING,
+	RT_STOPPING
+};
 
 struct runtime {
-	_Atomic int state;       /* enum rt_state */
-	_Atomic bool stop;       /* lwp_stop() asked */
+	_Atomic int state; /* enum rt_state */
+	_Atomic bool stop; /* lwp_stop() asked */
 	unsigned nscheds;
 	struct sched *scheds;
-	struct procq global;     /* overflow and foreign wakeups */
-	size_t stack_size;       /* default stack */
+	struct procq global; /* overflow and foreign wakeups */
+	size_t stack_size;   /* default stack */
 	uint32_t max_procs;
+	_Atomic long foreign; /* calls from non-scheduler threads in flight */
 };
 
 extern struct runtime rt;
@@ -30,5 +36,16 @@ static inline bool rt_running(void)
 	return atomic_load_explicit(&rt.state, memory_order_acquire) ==
 	       RT_RUNNING;
 }
+
+/*
+ * Bracket a call that may come from a thread that is not a scheduler
+ * (s == NULL): teardown waits until no such call is in flight, so a foreign
+ * lwp_send/lwp_spawn/lwp_stop/registry call never touches freed state.
+ * rt_enter fails (LWP_ENOTRUNNING) when the runtime is not running.
+ * Scheduler threads pass straight through: teardown runs on one of them
+ * only after every process has switched out.
+ */
+must_check int rt_enter(struct sched *s);
+void rt_leave(struct sched *s);
 
 #endif /* LWP_RUNTIME_H */

@@ -168,8 +168,7 @@ static void wake_parked(void)
 		/* seq_cst, pairing with the parker's seq_cst store of parked
 		 * and re-check of the queues (Dekker): either it sees our
 		 * work, or we see it parked. */
-		if (atomic_load(&s->parked) &&
-		    atomic_exchange(&s->parked, 0))
+		if (atomic_load(&s->parked) && atomic_exchange(&s->parked, 0))
 			syscall(SYS_futex, &s->parked, FUTEX_WAKE_PRIVATE, 1,
 				NULL, NULL, 0);
 	}
@@ -244,8 +243,8 @@ static void switch_out(struct sched *s, struct proc *p, enum proc_after after)
 	p->after = after;
 	s->current = next;
 	errno_save(s, p);
-	struct proc *prev = ctx_switch(s, &p->ctx, next, p,
-				       after == AFTER_EXIT);
+	struct proc *prev =
+		ctx_switch(s, &p->ctx, next, p, after == AFTER_EXIT);
 	/* Possibly another thread now; whoever resumed us set current. */
 	s = sched_self();
 	finish_switch(s, prev);
@@ -276,11 +275,20 @@ void sched_make(struct proc *p)
 	arch_make(&p->ctx, top, sched_enter);
 }
 
+/* Fire due timers now, not only at the next pick: a process that keeps
+ * yielding with nothing else queued would otherwise starve a sleeper. */
+static void run_due_timers(struct sched *s)
+{
+	if (load_relaxed(&s->timers.count))
+		timer_run(&s->timers, timer_now());
+}
+
 void sched_relinquish(struct sched *s, struct proc *p)
 {
+	run_due_timers(s);
 	/* Nothing else to run: carry on without a switch. */
-	if (!s->runnext && runq_size(&s->runq) == 0 && procq_empty(&rt.global) &&
-	    !load_relaxed(&rt.stop))
+	if (!s->runnext && runq_size(&s->runq) == 0 &&
+	    procq_empty(&rt.global) && !load_relaxed(&rt.stop))
 		return;
 	switch_out(s, p, AFTER_YIELD);
 }
@@ -293,7 +301,8 @@ void sched_budget_spent(struct sched *s, struct proc *p)
 		s->runnext = NULL;
 	}
 	s->budget = SCHED_BUDGET;
-	if (runq_size(&s->runq) || !procq_empty(&rt.global))
+	run_due_timers(s);
+	if (s->runnext || runq_size(&s->runq) || !procq_empty(&rt.global))
 		switch_out(s, p, AFTER_EXPIRE);
 }
 
@@ -364,8 +373,8 @@ static void loop(struct sched *s)
 
 		if (p) {
 			s->current = p;
-			struct proc *prev = ctx_switch(s, &s->ctx, p, NULL,
-						       false);
+			struct proc *prev =
+				ctx_switch(s, &s->ctx, p, NULL, false);
 			s->current = NULL;
 			finish_switch(s, prev);
 			continue;
@@ -433,8 +442,8 @@ int lwp_sleep(int64_t ns)
 		return LWP_EINVAL;
 	if (ns == 0)
 		return lwp_yield();
-	deadline = ns > TIMER_NEVER - timer_now() ? TIMER_NEVER
-						  : timer_now() + ns;
+	deadline = ns > TIMER_NEVER - timer_now() ? TIMER_NEVER :
+						    timer_now() + ns;
 	/* Messages that arrive meanwhile move to the save queue, so the
 	 * inbox stays empty and the process can block. */
 	while (timer_now() < deadline) {

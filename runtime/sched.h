@@ -27,7 +27,7 @@
 #define SCHED_BUDGET 2000
 
 struct cacheline_aligned sched {
-	arch_ctx ctx;         /* the scheduler loop, on the thread's stack */
+	arch_ctx ctx;	      /* the scheduler loop, on the thread's stack */
 	struct proc *current; /* NULL while in the loop */
 	/* Woken by the running process: runs next.  Private to the owner
 	 * (thieves take only from runq); a runnext stranded behind a long

@@ -29,18 +29,18 @@
 #define MADV_GUARD_INSTALL 102
 #endif
 
-#define SLAB_BYTES ((size_t)4 << 20)
-#define CACHE_CAP 4096   /* default-size stacks a scheduler keeps */
-#define CACHE_BATCH 64   /* stacks moved between cache and pool at once */
+#define SLAB_BYTES    ((size_t)4 << 20)
+#define CACHE_CAP     4096 /* default-size stacks a scheduler keeps */
+#define CACHE_BATCH   64   /* stacks moved between cache and pool at once */
 #define MPROTECT_WARN 30000
-#define CANARY 0x6c77705f67756172ull /* "lwp_guar" */
+#define CANARY	      0x6c77705f67756172ull /* "lwp_guar" */
 
 /* All free stacks of one size, and the slab being carved for that size. */
 struct pool {
 	size_t size;
 	void **free;
 	size_t nfree, capfree;
-	char *slab;       /* next uncarved stack (its guard first) */
+	char *slab;	  /* next uncarved stack (its guard first) */
 	size_t slab_left; /* stacks left to carve in the slab */
 };
 
@@ -52,7 +52,7 @@ static struct {
 	size_t page;
 	int guard_mode; /* 0 unknown, 1 madvise, 2 mprotect */
 	size_t mprotect_guards;
-} g = {.lock = PTHREAD_MUTEX_INITIALIZER, .default_size = LWP_STACK_DEFAULT};
+} g = { .lock = PTHREAD_MUTEX_INITIALIZER, .default_size = LWP_STACK_DEFAULT };
 
 static size_t page_size(void)
 {
@@ -85,12 +85,31 @@ size_t stack_mprotect_guards(void)
 	return g.mprotect_guards;
 }
 
+/* Does touching addr fault?  write(2) from it says EFAULT without a
+ * signal.  Emulators (qemu-user 7.2) accept MADV_GUARD_INSTALL and install
+ * nothing, so the first guard is checked before madvise is trusted. */
+static bool faults(const void *addr)
+{
+	int fd[2];
+	bool f;
+
+	if (pipe(fd) != 0)
+		return false;
+	f = write(fd[1], addr, 1) < 0 && errno == EFAULT;
+	close(fd[0]);
+	close(fd[1]);
+	return f;
+}
+
 static int install_guard(void *guard)
 {
 	if (g.guard_mode != 2 &&
 	    madvise(guard, page_size(), MADV_GUARD_INSTALL) == 0) {
-		g.guard_mode = 1;
-		return 0;
+		if (g.guard_mode == 1 || faults(guard)) {
+			g.guard_mode = 1;
+			return 0;
+		}
+		g.guard_mode = 2; /* accepted but not enforced */
 	}
 	if (g.guard_mode == 1)
 		return LWP_ESYS; /* madvise worked before: a real failure */

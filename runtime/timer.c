@@ -59,7 +59,8 @@ static void sift_down(struct timer_heap *h, size_t i, struct timer *t)
 		size_t c = 2 * i + 1;
 		if (c >= n)
 			break;
-		if (c + 1 < n && h->items[c + 1]->deadline < h->items[c]->deadline)
+		if (c + 1 < n &&
+		    h->items[c + 1]->deadline < h->items[c]->deadline)
 			c++;
 		if (t->deadline <= h->items[c]->deadline)
 			break;
@@ -115,8 +116,8 @@ void timer_cancel(struct timer *t)
 	/* Relaxed: the lock orders everything; the load only spares a lock
 	 * round trip for a timer that is not armed, and only the timer's own
 	 * user ever arms it, so "not armed" cannot be stale. */
-	struct timer_heap *h = atomic_load_explicit(&t->heap,
-						    memory_order_relaxed);
+	struct timer_heap *h =
+		atomic_load_explicit(&t->heap, memory_order_relaxed);
 	if (!h)
 		return;
 	pthread_mutex_lock(&h->lock);

@@ -23,9 +23,9 @@ struct timer_heap;
 
 struct timer {
 	int64_t deadline;
-	size_t index; /* position in the heap while armed */
+	size_t index;			 /* position in the heap while armed */
 	struct timer_heap *_Atomic heap; /* NULL when not armed */
-	void (*fire)(struct timer *t);   /* called by the owner, unlocked */
+	void (*fire)(struct timer *t);	 /* called by the owner, unlocked */
 };
 
 struct timer_heap {

@@ -37,7 +37,7 @@
 #define T_SLOW 1
 #endif
 
-#define MS ((int64_t)1000000)
+#define MS  ((int64_t)1000000)
 #define SEC ((int64_t)1000000000)
 /* How long a receive that must succeed waits before it counts as lost. */
 #define T_WAIT (10 * SEC * T_SLOW)
@@ -55,8 +55,8 @@ t_fail(const char *file, int line, const char *expr, const char *fmt, ...)
 
 	if (atomic_fetch_add(&t_failures, 1) != 0)
 		return;
-	n = snprintf(t_first, sizeof(t_first), "%s:%d: CHECK(%s) failed: ",
-		     file, line, expr);
+	n = snprintf(t_first, sizeof(t_first),
+		     "%s:%d: CHECK(%s) failed: ", file, line, expr);
 	if (n < 0 || (size_t)n >= sizeof(t_first))
 		return;
 	va_start(ap, fmt);
@@ -65,47 +65,69 @@ t_fail(const char *file, int line, const char *expr, const char *fmt, ...)
 }
 
 /* Record a failure unless cond holds; the message is a printf format. */
-#define CHECK(cond, ...)                                                       \
-	do {                                                                   \
-		if (!(cond))                                                   \
-			t_fail(__FILE__, __LINE__, #cond, __VA_ARGS__);        \
+#define CHECK(cond, ...)                                                \
+	do {                                                            \
+		if (!(cond))                                            \
+			t_fail(__FILE__, __LINE__, #cond, __VA_ARGS__); \
 	} while (0)
 
 /* CHECK, and on failure stop the runtime and end the calling process. */
-#define REQUIRE(cond, ...)                                                     \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			t_fail(__FILE__, __LINE__, #cond, __VA_ARGS__);        \
-			lwp_stop();                                            \
-			lwp_exit(1);                                           \
-			abort(); /* REQUIRE outside a process */               \
-		}                                                              \
+#define REQUIRE(cond, ...)                                              \
+	do {                                                            \
+		if (!(cond)) {                                          \
+			t_fail(__FILE__, __LINE__, #cond, __VA_ARGS__); \
+			lwp_stop();                                     \
+			lwp_exit(1);                                    \
+			abort(); /* REQUIRE outside a process */        \
+		}                                                       \
 	} while (0)
 
 /* CHECK that an int-valued call returned want, naming both codes. */
-#define CHECK_RC(call, want)                                                   \
-	do {                                                                   \
-		long long got_ = (long long)(call);                            \
-		long long want_ = (long long)(want);                           \
-		CHECK(got_ == want_, "%s returned %lld (%s), want %lld (%s)",  \
-		      #call, got_, lwp_strerror((int)got_), want_,             \
-		      lwp_strerror((int)want_));                               \
+#define CHECK_RC(call, want)                                                  \
+	do {                                                                  \
+		long long got_ = (long long)(call);                           \
+		long long want_ = (long long)(want);                          \
+		CHECK(got_ == want_, "%s returned %lld (%s), want %lld (%s)", \
+		      #call, got_, lwp_strerror((int)got_), want_,            \
+		      lwp_strerror((int)want_));                              \
 	} while (0)
 
 /* In the test body, after the runtime has stopped. */
-#define T_CHECKED()                                                            \
-	cr_assert_eq(atomic_load(&t_failures), 0,                              \
-		     "%d check(s) failed in processes; the first: %s",         \
+#define T_CHECKED()                                                    \
+	cr_assert_eq(atomic_load(&t_failures), 0,                      \
+		     "%d check(s) failed in processes; the first: %s", \
 		     atomic_load(&t_failures), t_first)
 
-/* Run the runtime to its end and assert that it went well. */
-#define T_RUN(cfg, fn, arg)                                                    \
-	do {                                                                   \
-		int rc_ = lwp_main((cfg), (fn), (arg));                        \
-		T_CHECKED();                                                   \
-		cr_assert_eq(rc_, 0, "lwp_main returned %d (%s)", rc_,         \
-			     lwp_strerror(rc_));                               \
-		cr_assert_eq(lwp_process_count(), 0);                          \
+/*
+ * Under ASan, fail the test if anything leaked so far: LeakSanitizer's own
+ * report at exit comes after Criterion has counted the test as passed.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define T_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define T_LSAN 1
+#endif
+#endif
+#ifdef T_LSAN
+#include <sanitizer/lsan_interface.h>
+#define T_NO_LEAKS()                                        \
+	cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, \
+		     "LeakSanitizer found leaks (its report is above)")
+#else
+#define T_NO_LEAKS() ((void)0)
+#endif
+
+/* Run the runtime to its end and assert that it went well (and, under
+ * ASan, that it left no leak behind). */
+#define T_RUN(cfg, fn, arg)                                            \
+	do {                                                           \
+		int rc_ = lwp_main((cfg), (fn), (arg));                \
+		T_CHECKED();                                           \
+		cr_assert_eq(rc_, 0, "lwp_main returned %d (%s)", rc_, \
+			     lwp_strerror(rc_));                       \
+		cr_assert_eq(lwp_process_count(), 0);                  \
+		T_NO_LEAKS();                                          \
 	} while (0)
 
 /* ---- watchdog ----------------------------------------------------------- */
@@ -161,28 +183,31 @@ static inline uint64_t t_rand(uint64_t *s)
 }
 
 /* Receive a message that must come (within T_WAIT); REQUIRE it did. */
-#define RECV(match, ctx)                                                       \
-	({                                                                     \
-		lwp_msg *m_ = lwp_receive((match), (ctx), T_WAIT);             \
-		REQUIRE(m_ != NULL, "receive: %s",                             \
-			lwp_strerror(lwp_last_error()));                       \
-		m_;                                                            \
+#define RECV(match, ctx)                                           \
+	({                                                         \
+		lwp_msg *m_ = lwp_receive((match), (ctx), T_WAIT); \
+		REQUIRE(m_ != NULL, "receive: %s",                 \
+			lwp_strerror(lwp_last_error()));           \
+		m_;                                                \
 	})
-#define RECV_TAG(tag)                                                          \
-	({                                                                     \
-		uint64_t tag_ = (tag);                                         \
-		RECV(lwp_match_tag, &tag_);                                    \
+#define RECV_TAG(tag)                       \
+	({                                  \
+		uint64_t tag_ = (tag);      \
+		RECV(lwp_match_tag, &tag_); \
 	})
 
-/* Wait (yielding) until pid has exited. */
+/* Wait until pid has exited: yield once, then poll every 50 us (sleeping,
+ * so that the scheduler also runs timers meanwhile). */
 __attribute__((unused)) static void t_wait_dead(lwp_pid pid)
 {
 	int64_t end = lwp_now() + T_WAIT;
 
+	if (!lwp_is_alive(pid))
+		return;
+	lwp_yield();
 	while (lwp_is_alive(pid)) {
-		REQUIRE(lwp_now() < end, "%s did not exit",
-			lwp_pid_str(pid).s);
-		lwp_yield();
+		REQUIRE(lwp_now() < end, "%s did not exit", lwp_pid_str(pid).s);
+		lwp_sleep(50000);
 	}
 }
 
