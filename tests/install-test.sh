@@ -82,7 +82,10 @@ read -ra libs <<<"$(pkg-config --libs lwp)"
 "$cc" -std=c11 -Wall -Wextra -Wpedantic -Werror "${cflags[@]}" \
 	"$src/tests/install/hello.c" -o "$tmp/hello" "${libs[@]}" ||
 	die "compiling hello.c against the installed lwp"
-LD_LIBRARY_PATH="$libdir" ldd "$tmp/hello" | grep -q "$libdir/liblwp\.so" ||
+# Captured first: with pipefail, `ldd | grep -q` fails whenever grep exits
+# before ldd has finished writing (SIGPIPE).
+ldd_out=$(LD_LIBRARY_PATH="$libdir" ldd "$tmp/hello")
+grep -q "$libdir/liblwp\.so" <<<"$ldd_out" ||
 	die "hello does not load liblwp.so from $libdir"
 check "$tmp/hello"
 
@@ -112,7 +115,7 @@ printf '    %s\n' "$cc hello.c ${libs[*]} ${deps[*]}"
 "$cc" -std=c11 -Wall -Wextra -Wpedantic -Werror "${cflags[@]}" \
 	"$src/tests/install/hello.c" -o "$tmp/hello-static" "${libs[@]}" "${deps[@]}" ||
 	die "linking hello.c against the installed liblwp.a"
-if readelf -d "$tmp/hello-static" | grep -q 'NEEDED.*liblwp'; then
+if grep -q 'NEEDED.*liblwp' <<<"$(readelf -d "$tmp/hello-static")"; then
 	die "hello-static still needs liblwp.so"
 fi
 check "$tmp/hello-static"

@@ -454,6 +454,10 @@ Test(stress, million_blocked_processes, .timeout = 600)
 {
 	long n = 1000000 / DOWN;
 
+#ifdef LWP_TEST_MPROTECT_GUARDS
+	if (n > 30000) /* see tests/meson.build */
+		n = 30000;
+#endif
 	t_watchdog(300, "%ld blocked processes", n);
 	pids = malloc((size_t)n * sizeof(*pids));
 	cr_assert_not_null(pids);
