@@ -15,40 +15,7 @@
 
 #include "lwp.h"
 
-/* The Counter, as in counter.c. */
-enum {
-	INC = 1, /* :inc */
-	VAL,	 /* {sender, :val}: payload the sender's pid */
-	COUNT,	 /* the answer to VAL: payload the count, an int64_t */
-};
-
-static bool counter_msg(const lwp_msg *m, void *ctx)
-{
-	(void)ctx;
-	return m->tag == INC || (m->tag == VAL && m->size == sizeof(lwp_pid));
-}
-
-static void counter_listen(void *arg)
-{
-	int64_t count = (intptr_t)arg;
-
-	for (;;) {
-		lwp_msg *m = lwp_receive(counter_msg, NULL, LWP_INFINITY);
-
-		if (m->tag == INC) {
-			count++;
-		} else {
-			lwp_pid sender = *(const lwp_pid *)m->data;
-			lwp_send(sender, COUNT, &count, sizeof(count));
-		}
-		lwp_msg_free(m);
-	}
-}
-
-static lwp_pid counter_start(int64_t initial_count)
-{
-	return lwp_spawn(counter_listen, (void *)(intptr_t)initial_count);
-}
+#include "counter.h" /* the Counter, as in counter.c */
 
 static void shell(void *arg)
 {
