@@ -107,9 +107,7 @@ static int start(const lwp_config *cfg)
 	err = sched_init(&rt.scheds[0], 0);
 	if (err)
 		goto fail_global;
-	err = proc_table_start(max);
-	if (err)
-		goto fail_sched;
+	proc_table_start();
 	err = fault_start();
 	if (err)
 		goto fail_sched;

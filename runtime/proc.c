@@ -167,11 +167,9 @@ static void slot_put(struct slot_cache *c, uint32_t idx)
 	c->idx[c->count++] = idx;
 }
 
-int proc_table_start(uint32_t max_procs)
+void proc_table_start(void)
 {
-	(void)max_procs; /* enforced on live processes, in proc_spawn */
 	atomic_store(&tab.live, 0);
-	return 0;
 }
 
 /* Discard whatever the run left in the table: processes still alive when

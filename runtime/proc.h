@@ -65,7 +65,7 @@ struct slot_cache {
 };
 
 /* Start/stop the table for one run of the runtime. */
-must_check int proc_table_start(uint32_t max_procs);
+void proc_table_start(void);
 void proc_table_stop(void);
 
 /*

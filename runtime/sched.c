@@ -161,7 +161,7 @@ fresh:
 
 /* ---- making processes runnable ------------------------------------------ */
 
-static void wake_parked(void)
+void sched_kick_all(void)
 {
 	for (unsigned i = 0; i < rt.nscheds; i++) {
 		struct sched *s = &rt.scheds[i];
@@ -174,15 +174,10 @@ static void wake_parked(void)
 	}
 }
 
-void sched_kick_all(void)
-{
-	wake_parked();
-}
-
 static void ready_foreign(struct proc *p)
 {
 	procq_push(&rt.global, p, p, 1);
-	wake_parked();
+	sched_kick_all();
 }
 
 void sched_ready_next(struct sched *s, struct proc *p)
@@ -346,7 +341,7 @@ static void park(struct sched *s)
 	struct timespec ts, *tmo = NULL;
 
 	atomic_store(&s->parked, 1);
-	/* Re-check after announcing (see wake_parked). */
+	/* Re-check after announcing (see sched_kick_all). */
 	if (!procq_empty(&rt.global) || atomic_load(&rt.stop) ||
 	    proc_live() == 0) {
 		atomic_store(&s->parked, 0);

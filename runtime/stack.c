@@ -80,11 +80,6 @@ size_t stack_default(void)
 	return g.default_size;
 }
 
-size_t stack_mprotect_guards(void)
-{
-	return g.mprotect_guards;
-}
-
 /* Does touching addr fault?  write(2) from it says EFAULT without a
  * signal.  Emulators (qemu-user 7.2) accept MADV_GUARD_INSTALL and install
  * nothing, so the first guard is checked before madvise is trusted. */

@@ -59,7 +59,4 @@ bool stack_in_guard(const struct stack *st, const void *addr);
 void stack_canary_set(const struct stack *st);
 bool stack_canary_ok(const struct stack *st);
 
-/* Guard regions that cost a VMA each (the mprotect fallback), for warnings. */
-size_t stack_mprotect_guards(void);
-
 #endif /* LWP_STACK_H */
