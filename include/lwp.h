@@ -38,6 +38,15 @@
  *  - "Inside a process" means called from code running as an lwp process.
  *    lwp_send(), lwp_spawn() and the registry also work from any other
  *    thread (a thread the runtime does not own) while the runtime runs.
+ *  - Thread-local storage.  Processes run on one scheduler thread per core,
+ *    and a process that is not pinned (lwp_spawn_opts.scheduler) may resume
+ *    on another thread after any lwp_* call that can switch (receive,
+ *    sleep, yield, and send or spawn once its budget is spent).  Compilers
+ *    may keep the address of a thread-local variable across such a call -
+ *    errno's too, since glibc declares __errno_location() const - so a
+ *    process must not hold on to thread-local state across them.  errno
+ *    itself is saved and restored per process, so a pinned process (or one
+ *    on a runtime with one scheduler) keeps its own errno across calls.
  */
 #ifndef LWP_H
 #define LWP_H
@@ -130,8 +139,16 @@ LWP_API lwp_pid_text lwp_pid_str(lwp_pid pid);
 
 /* Everything zero means "the default"; pass NULL for all defaults. */
 typedef struct lwp_config {
-	/* Scheduler threads.  0: one per core (see docs/DESIGN.md). */
+	/* Scheduler threads.  0: the environment's LWP_SCHEDULERS if set,
+	 * else one per core (per hardware thread with per_thread) of the
+	 * CPUs this program may use, lowered to a cgroup CPU quota. */
 	unsigned schedulers;
+	/* Bind each scheduler thread to its core.  LWP_PIN_DEFAULT: the
+	 * environment's LWP_PIN (0 or 1) if set, else on.  Turn it off when
+	 * several pinned programs share a machine. */
+	int pin;
+	/* One scheduler per hardware thread rather than per physical core. */
+	bool per_thread;
 	/* Default stack size of a process, in bytes, rounded up to pages.
 	 * 0: LWP_STACK_DEFAULT.  Only the pages a process touches use memory. */
 	size_t stack_size;
@@ -139,6 +156,13 @@ typedef struct lwp_config {
 	uint32_t max_procs;
 } lwp_config;
 
+enum {
+	LWP_PIN_DEFAULT = 0,
+	LWP_PIN_ON = 1,
+	LWP_PIN_OFF = -1
+};
+
+#define LWP_SCHEDULERS_MAX    1024u
 #define LWP_STACK_DEFAULT     ((size_t)64 * 1024)
 #define LWP_STACK_MIN	      ((size_t)16 * 1024)
 #define LWP_STACK_MAX	      ((size_t)1024 * 1024 * 1024)
@@ -156,12 +180,29 @@ typedef struct lwp_config {
 LWP_API int lwp_main(const lwp_config *cfg, void (*fn)(void *), void *arg);
 
 /*
- * Ask the runtime to stop.  lwp_main() returns once the caller (if a
- * process) has switched out; processes still alive then are discarded
- * without running further.  Callable from anywhere; LWP_ENOTRUNNING if the
- * runtime is not running.
+ * Embedding: start the runtime on threads of its own and return at once,
+ * leaving the calling thread to the host program.  Any thread may then
+ * spawn and send; lwp_stop() ends it.  Errors as lwp_main().
+ */
+LWP_API int lwp_start(const lwp_config *cfg);
+
+/*
+ * Stop the runtime.  Processes still alive are discarded without running
+ * further.  From a process: asks, and returns at once (lwp_main() returns
+ * once every scheduler has left its process).  From any other thread: asks,
+ * waits until every scheduler thread has ended and the runtime's resources
+ * are freed, and returns; after lwp_start() this is how the host ends it,
+ * and it may then start it again.  LWP_ENOTRUNNING if it is not running.
  */
 LWP_API int lwp_stop(void);
+
+/* Scheduler threads of the running runtime (0 when it is not running). */
+LWP_API unsigned lwp_scheduler_count(void);
+
+/* Index (0 ..  lwp_scheduler_count() - 1) of the scheduler running the
+ * caller, or LWP_ENOTPROC outside a process.  A process that is not pinned
+ * may move between schedulers at any runtime call. */
+LWP_API int lwp_scheduler_id(void);
 
 /* Live processes right now (0 when the runtime is not running). */
 LWP_API size_t lwp_process_count(void);
@@ -174,12 +215,18 @@ typedef struct lwp_spawn_opts {
 	/* Stack size in bytes (LWP_STACK_MIN..LWP_STACK_MAX); 0: the runtime's
 	 * default (lwp_config.stack_size). */
 	size_t stack_size;
+	/* LWP_ON_SCHEDULER(i): run only on scheduler i, never stolen.
+	 * 0: anywhere, and idle schedulers may steal it. */
+	unsigned scheduler;
 } lwp_spawn_opts;
+
+#define LWP_ON_SCHEDULER(i) ((unsigned)(i) + 1u)
 
 /*
  * Create a process running fn(arg) and return its pid.  The new process is
  * runnable at once; the caller keeps running.  When fn returns, the process
- * exits normally.  Errors: LWP_EINVAL (NULL fn, bad stack size),
+ * exits normally.  Errors: LWP_EINVAL (NULL fn, bad stack size, no such
+ * scheduler),
  * LWP_ELIMIT, LWP_ENOMEM, LWP_ENOTRUNNING.
  */
 LWP_API lwp_pid lwp_spawn(void (*fn)(void *), void *arg);

@@ -2,9 +2,10 @@
  * lwp_bench.c - the lwp micro-benchmarks: one run, one table.
  *
  * Each benchmark is a function that does one repetition in its own
- * lwp_main() call and fills in one or more figures (metrics); main() runs
- * it R times and prints the median and the min/max of each figure, with the
- * target from the issue where there is one.  To add a benchmark, write its
+ * lwp_main() call on a given number of schedulers and fills in one or more
+ * figures (metrics); main() runs it R times for each scheduler count of -s
+ * and prints the median and the min/max of each figure, with the target
+ * from the issue where there is one.  To add a benchmark, write its
  * function and add a row to `benches` below.  See perf/README.md.
  */
 #include <errno.h>
@@ -33,6 +34,17 @@
 #define MAX_METRICS 3
 #define MAX_REPS    1000
 #define MAX_BENCHES 32
+#define MAX_SCHEDS  8 /* scheduler counts in -s */
+
+/* Room in the process table beyond the processes a benchmark counts (the
+ * first process, a timer process, ...). */
+#define PROC_SLACK 64
+
+/* A benchmark's return when it cannot run with this scheduler count
+ * (positive, so that it is no LWP_E* code); r->note says why. */
+#define BENCH_SKIP 1
+/* A benchmark computed a wrong result (it says what on stderr). */
+#define BENCH_EWRONG (-1000)
 
 enum {
 	TAG_TOKEN = 1,
@@ -40,20 +52,29 @@ enum {
 	TAG_STOP,
 	TAG_PING,
 	TAG_PONG,
+	TAG_SUM,
+	TAG_GO,
+	TAG_DATA,
 };
 
 /* One figure a benchmark reports. */
 struct metric {
 	const char *name;
 	const char *unit;
-	double target; /* the figure must be <= target; 0: no target */
+	double target; /* 0: no target */
+	bool at_least; /* the figure must be >= target; else <= target */
+	/* The target holds with this many schedulers only; 0: with any. */
+	unsigned target_sched;
 };
 
 /* One repetition: the parameters in, the figures out. */
 struct rep {
 	double scale;
+	unsigned scheds;       /* schedulers asked for */
+	unsigned ran;	       /* schedulers the runtime started */
 	long ops;	       /* operations in the timed region */
 	double v[MAX_METRICS]; /* one per metric */
+	const char *note;      /* why, with BENCH_SKIP */
 };
 
 struct bench {
@@ -63,6 +84,9 @@ struct bench {
 	/* Run each repetition in a freshly exec'd copy of this program, so
 	 * that memory left mapped by earlier runs does not hide costs. */
 	bool fresh_process;
+	/* Run with the first scheduler count of -s only: the figure is about
+	 * memory, which the count does not change. */
+	bool once;
 	struct metric m[MAX_METRICS];
 };
 
@@ -75,17 +99,75 @@ static long scaled(double scale, long n)
 	return v < 1 ? 1 : (long)v;
 }
 
-/* Run fn(arg) as the first process of a fresh runtime on one scheduler with
- * room for `procs` processes. */
-static int run_lwp(void (*fn)(void *), void *arg, long procs)
+static double per_op(int64_t t0, int64_t t1, long ops)
 {
-	lwp_config cfg = { .schedulers = 1 };
+	return (double)(t1 - t0) / (double)ops;
+}
 
-	if (procs + 16 > (long)LWP_MAX_PROCS_DEFAULT)
-		cfg.max_procs = procs + 16 > (long)LWP_MAX_PROCS_MAX ?
-					LWP_MAX_PROCS_MAX :
-					(uint32_t)(procs + 16);
-	return lwp_main(&cfg, fn, arg);
+/* lwp_scheduler_count() as the first process saw it. */
+static atomic_uint ran_scheds;
+
+struct first {
+	void (*fn)(void *);
+	void *arg;
+};
+
+/* Notes how many schedulers the runtime really started, so that a count it
+ * did not honour shows in the table instead of passing for the one asked. */
+static void first_main(void *arg)
+{
+	struct first *f = arg;
+
+	atomic_store(&ran_scheds, lwp_scheduler_count());
+	f->fn(f->arg);
+}
+
+/* Run fn(arg) as the first process of a fresh runtime on r->scheds
+ * schedulers, with room for `procs` processes of `stack` bytes of stack
+ * each (0: the default).  The table is sized to the run rather than left at
+ * the default, so that a run needing more than the default still fits. */
+static int run_lwp(struct rep *r, void (*fn)(void *), void *arg, long procs,
+		   size_t stack)
+{
+	struct first f = { fn, arg };
+	long max = procs + PROC_SLACK;
+	lwp_config cfg = {
+		.schedulers = r->scheds,
+		.stack_size = stack,
+		.max_procs = max > (long)LWP_MAX_PROCS_MAX ? LWP_MAX_PROCS_MAX :
+							     (uint32_t)max,
+	};
+	int err;
+
+	atomic_store(&ran_scheds, 0);
+	err = lwp_main(&cfg, first_main, &f);
+	r->ran = atomic_load(&ran_scheds);
+	return err;
+}
+
+/* Spawn fn(arg) pinned on scheduler `sched`, never stolen: a figure about
+ * one placement measures that placement whatever the scheduler count. */
+static lwp_pid spawn_on(void (*fn)(void *), void *arg, unsigned sched)
+{
+	lwp_spawn_opts o = { .scheduler = LWP_ON_SCHEDULER(sched) };
+
+	return lwp_spawn_opt(fn, arg, &o);
+}
+
+/* Record the first failure and stop the runtime: processes blocked on a
+ * peer that failed would otherwise keep it running for ever. */
+static void fail(atomic_int *slot, int err)
+{
+	int none = 0;
+
+	atomic_compare_exchange_strong(slot, &none, err);
+	lwp_stop();
+}
+
+/* The outcome of a run: the runtime's error, else the benchmark's own. */
+static int outcome(int err, atomic_int *own)
+{
+	return err ? err : atomic_load(own);
 }
 
 /* The timed region: lwp_now() at both ends; under callgrind, the counts of
@@ -104,8 +186,8 @@ static int64_t region_end(const char *name, long ops)
 #ifdef HAVE_CALLGRIND
 	if (RUNNING_ON_VALGRIND) {
 		char label[128];
-		snprintf(label, sizeof(label), "lwp-bench %s ops=%ld", name,
-			 ops);
+		snprintf(label, sizeof(label), "lwp-bench %s ops=%ld sched=%u",
+			 name, ops, lwp_scheduler_count());
 		CALLGRIND_DUMP_STATS_AT(label);
 	}
 #else
@@ -145,7 +227,7 @@ static void yield_until(atomic_long *counter, long n)
 
 struct sw {
 	long n; /* switches */
-	int err;
+	atomic_int err;
 	atomic_bool done;
 	int64_t t0, t1;
 };
@@ -158,14 +240,14 @@ static void sw_partner(void *arg)
 		lwp_yield();
 }
 
-static void sw_main(void *arg)
+static void sw_timer(void *arg)
 {
 	struct sw *s = arg;
 	long rounds = s->n / 2;
-	lwp_pid partner = lwp_spawn(sw_partner, s);
+	lwp_pid partner = spawn_on(sw_partner, s, 0);
 
 	if (partner < 0) {
-		s->err = (int)partner;
+		fail(&s->err, (int)partner);
 		return;
 	}
 	lwp_yield(); /* the partner starts and yields back */
@@ -176,6 +258,17 @@ static void sw_main(void *arg)
 	atomic_store(&s->done, true);
 }
 
+/* Both yielders on scheduler 0: on another one, the partner would yield to
+ * nobody, and a yield would switch nothing. */
+static void sw_main(void *arg)
+{
+	struct sw *s = arg;
+	lwp_pid timer = spawn_on(sw_timer, s, 0);
+
+	if (timer < 0)
+		fail(&s->err, (int)timer);
+}
+
 static int bench_switch(struct rep *r)
 {
 	struct sw s = { .n = scaled(r->scale, 10000000) & ~1L };
@@ -183,11 +276,11 @@ static int bench_switch(struct rep *r)
 
 	if (s.n < 2)
 		s.n = 2;
-	err = run_lwp(sw_main, &s, 2);
-	if (err || s.err)
-		return err ? err : s.err;
+	err = outcome(run_lwp(r, sw_main, &s, 2, 0), &s.err);
+	if (err)
+		return err;
 	r->ops = s.n;
-	r->v[0] = (double)(s.t1 - s.t0) / (double)s.n;
+	r->v[0] = per_op(s.t0, s.t1, s.n);
 	return 0;
 }
 
@@ -195,7 +288,7 @@ static int bench_switch(struct rep *r)
 
 struct sp {
 	long n;
-	int err;
+	atomic_int err;
 	int64_t t0, t1;
 };
 
@@ -212,11 +305,12 @@ static void sp_main(void *arg)
 	for (long i = 0; i < s->n; i++) {
 		lwp_pid p = lwp_spawn(sp_child, NULL);
 		if (p < 0) {
-			s->err = (int)p;
+			fail(&s->err, (int)p);
 			return;
 		}
 	}
-	/* Every child is runnable, and a yield runs the queue ahead of us. */
+	/* Every child is runnable, and a yield runs the queue ahead of us
+	 * (other schedulers steal their share meanwhile). */
 	while (lwp_process_count() > 1)
 		lwp_yield();
 	s->t1 = region_end("spawn", s->n);
@@ -225,41 +319,46 @@ static void sp_main(void *arg)
 static int bench_spawn(struct rep *r)
 {
 	struct sp s = { .n = scaled(r->scale, 1000000) };
-	int err = run_lwp(sp_main, &s, s.n + 1);
+	int err;
 
-	if (err || s.err)
-		return err ? err : s.err;
+	/* Up to all n alive at once: small stacks keep that in memory. */
+	err = outcome(run_lwp(r, sp_main, &s, s.n, LWP_STACK_MIN), &s.err);
+	if (err)
+		return err;
 	r->ops = s.n;
-	r->v[0] = (double)(s.t1 - s.t0) / (double)s.n;
+	r->v[0] = per_op(s.t0, s.t1, s.n);
 	return 0;
 }
 
 /* ---- ring: a token passed around a ring of processes --------------------- */
 
-#define RING_SIZE 10000
-
 struct ring {
+	const char *name;
 	long size, hops;
 	lwp_pid *pids;
 	lwp_pid main;
 	atomic_long ready;
-	int err;
+	atomic_int err;
 	int64_t t0, t1;
 };
 
 static struct ring ring;
 
-static void ring_fail(int err)
+/* Pass the token on, or report to main when it has made its hops. */
+static int ring_pass(long i, lwp_pid *next, long left)
 {
-	if (!ring.err)
-		ring.err = err;
-	lwp_stop();
+	if (left == 0)
+		return lwp_send(ring.main, TAG_DONE, NULL, 0);
+	left--;
+	if (*next == LWP_NOPID) /* spawned after us: looked up on first use */
+		*next = ring.pids[(i + 1) % ring.size];
+	return lwp_send(*next, TAG_TOKEN, &left, sizeof(left));
 }
 
 static void ring_node(void *arg)
 {
 	long i = (long)(intptr_t)arg;
-	lwp_pid next = LWP_NOPID; /* spawned after us: looked up on use */
+	lwp_pid next = LWP_NOPID;
 
 	atomic_fetch_add(&ring.ready, 1);
 	for (;;) {
@@ -267,24 +366,21 @@ static void ring_node(void *arg)
 		long left;
 		int err;
 
-		if (!m)
-			return ring_fail(lwp_last_error());
+		if (!m) {
+			fail(&ring.err, lwp_last_error());
+			return;
+		}
 		if (m->tag == TAG_STOP) {
 			lwp_msg_free(m);
 			return;
 		}
 		memcpy(&left, m->data, sizeof(left));
 		lwp_msg_free(m);
-		if (left == 0) {
-			err = lwp_send(ring.main, TAG_DONE, NULL, 0);
-		} else {
-			left--;
-			if (next == LWP_NOPID)
-				next = ring.pids[(i + 1) % ring.size];
-			err = lwp_send(next, TAG_TOKEN, &left, sizeof(left));
+		err = ring_pass(i, &next, left);
+		if (err) {
+			fail(&ring.err, err);
+			return;
 		}
-		if (err)
-			return ring_fail(err);
 	}
 }
 
@@ -297,44 +393,64 @@ static void ring_main(void *arg)
 	ring.main = lwp_self();
 	for (long i = 0; i < ring.size; i++) {
 		ring.pids[i] = lwp_spawn(ring_node, (void *)(intptr_t)i);
-		if (ring.pids[i] < 0)
-			return ring_fail((int)ring.pids[i]);
+		if (ring.pids[i] < 0) {
+			fail(&ring.err, (int)ring.pids[i]);
+			return;
+		}
 	}
 	yield_until(&ring.ready, ring.size); /* all blocked in receive */
 	ring.t0 = region_begin();
-	if (lwp_send(ring.pids[0], TAG_TOKEN, &hops, sizeof(hops)) != 0)
-		return ring_fail(LWP_ENOPROC);
+	if (lwp_send(ring.pids[0], TAG_TOKEN, &hops, sizeof(hops)) != 0) {
+		fail(&ring.err, LWP_ENOPROC);
+		return;
+	}
 	m = lwp_receive_tag(TAG_DONE, LWP_INFINITY);
-	ring.t1 = region_end("ring", ring.hops);
+	ring.t1 = region_end(ring.name, ring.hops);
 	lwp_msg_free(m);
 	for (long i = 0; i < ring.size; i++)
 		lwp_send(ring.pids[i], TAG_STOP, NULL, 0);
 }
 
-static int bench_ring(struct rep *r)
+/* `size` processes whatever the scale: only the hops are scaled. */
+static int ring_run(struct rep *r, const char *name, long size)
 {
 	int err;
 
 	memset(&ring, 0, sizeof(ring));
-	ring.size = RING_SIZE;
+	ring.name = name;
+	ring.size = size;
 	ring.hops = scaled(r->scale, 1000000);
 	ring.pids = calloc((size_t)ring.size, sizeof(*ring.pids));
 	if (!ring.pids)
 		return LWP_ENOMEM;
-	err = run_lwp(ring_main, NULL, ring.size + 1);
+	err = outcome(run_lwp(r, ring_main, NULL, ring.size, 0), &ring.err);
 	free(ring.pids);
-	if (err || ring.err)
-		return err ? err : ring.err;
+	if (err)
+		return err;
 	r->ops = ring.hops;
-	r->v[0] = (double)(ring.t1 - ring.t0) / (double)ring.hops;
+	r->v[0] = per_op(ring.t0, ring.t1, ring.hops);
 	return 0;
+}
+
+static int bench_ring(struct rep *r)
+{
+	return ring_run(r, "ring", 10000);
+}
+
+static int bench_ring100k(struct rep *r)
+{
+	return ring_run(r, "ring100k", 100000);
 }
 
 /* ---- pingpong: round trips between two processes ------------------------- */
 
 struct pp {
+	const char *name;
 	long n;
-	int err;
+	unsigned ping_on, pong_on; /* the schedulers they are pinned on */
+	int pong_id;		   /* lwp_scheduler_id() seen by pong */
+	bool skipped;
+	atomic_int err;
 	int64_t t0, t1;
 };
 
@@ -342,22 +458,24 @@ static void pp_pong(void *arg)
 {
 	struct pp *s = arg;
 
+	/* Read by ping after the first round trip, which orders it. */
+	s->pong_id = lwp_scheduler_id();
 	for (;;) {
 		lwp_msg *m = lwp_receive(NULL, NULL, LWP_INFINITY);
+		int err;
+
 		if (!m) {
-			s->err = lwp_last_error();
-			lwp_stop(); /* the main process waits for us */
+			fail(&s->err, lwp_last_error());
 			return;
 		}
 		if (m->tag == TAG_STOP) {
 			lwp_msg_free(m);
 			return;
 		}
-		int err = lwp_send(m->from, TAG_PONG, m->data, m->size);
+		err = lwp_send(m->from, TAG_PONG, m->data, m->size);
 		lwp_msg_free(m);
 		if (err) {
-			s->err = err;
-			lwp_stop();
+			fail(&s->err, err);
 			return;
 		}
 	}
@@ -375,34 +493,368 @@ static bool pp_round(lwp_pid peer, long i)
 	return m != NULL;
 }
 
-static void pp_main(void *arg)
+/* The figure means what its name says only if the pair ran where it was
+ * pinned: a runtime that ignores LWP_ON_SCHEDULER fails loudly here. */
+static int pp_placed(const struct pp *s)
+{
+	int ping_id = lwp_scheduler_id();
+
+	if (ping_id == (int)s->ping_on && s->pong_id == (int)s->pong_on)
+		return 0;
+	fprintf(stderr,
+		"lwp-bench: %s: WRONG PLACEMENT: ping on scheduler %d, pong "
+		"on %d; pinned on %u and %u\n",
+		s->name, ping_id, s->pong_id, s->ping_on, s->pong_on);
+	return BENCH_EWRONG;
+}
+
+static void pp_ping(void *arg)
 {
 	struct pp *s = arg;
-	lwp_pid peer = lwp_spawn(pp_pong, s);
+	lwp_pid peer = spawn_on(pp_pong, s, s->pong_on);
+	int err;
 
 	if (peer < 0 || !pp_round(peer, -1)) { /* the peer is running */
-		s->err = peer < 0 ? (int)peer : LWP_ENOPROC;
+		fail(&s->err, peer < 0 ? (int)peer : LWP_ENOPROC);
+		return;
+	}
+	err = pp_placed(s);
+	if (err) {
+		fail(&s->err, err);
 		return;
 	}
 	s->t0 = region_begin();
 	for (long i = 0; i < s->n; i++)
 		if (!pp_round(peer, i)) {
-			s->err = LWP_ENOPROC;
+			fail(&s->err, LWP_ENOPROC);
 			return;
 		}
-	s->t1 = region_end("pingpong", s->n);
+	s->t1 = region_end(s->name, s->n);
 	lwp_send(peer, TAG_STOP, NULL, 0);
 }
 
+static void pp_main(void *arg)
+{
+	struct pp *s = arg;
+	lwp_pid ping;
+
+	if (s->pong_on >= lwp_scheduler_count()) {
+		s->skipped = true; /* asked for more than the runtime runs */
+		return;
+	}
+	ping = spawn_on(pp_ping, s, s->ping_on);
+	if (ping < 0)
+		fail(&s->err, (int)ping);
+}
+
+static int pp_run(struct rep *r, const char *name, unsigned pong_on)
+{
+	struct pp s = { .name = name, .n = scaled(r->scale, 1000000) };
+	int err;
+
+	s.pong_on = pong_on;
+	err = outcome(run_lwp(r, pp_main, &s, 2, 0), &s.err);
+	if (err)
+		return err;
+	if (s.skipped) {
+		r->note = "skipped: the runtime started 1 scheduler";
+		return BENCH_SKIP;
+	}
+	r->ops = s.n;
+	r->v[0] = per_op(s.t0, s.t1, s.n);
+	return 0;
+}
+
+/* Both on scheduler 0: no other scheduler is involved. */
 static int bench_pingpong(struct rep *r)
 {
-	struct pp s = { .n = scaled(r->scale, 1000000) };
-	int err = run_lwp(pp_main, &s, 2);
+	return pp_run(r, "pingpong", 0);
+}
 
-	if (err || s.err)
-		return err ? err : s.err;
-	r->ops = s.n;
-	r->v[0] = (double)(s.t1 - s.t0) / (double)s.n;
+/* Ping on scheduler 0, pong on 1: every message wakes the other thread. */
+static int bench_pingpong_x(struct rep *r)
+{
+	if (r->scheds < 2) {
+		r->note = "skipped: needs 2 schedulers";
+		return BENCH_SKIP;
+	}
+	return pp_run(r, "pingpong-x", 1);
+}
+
+/* ---- skynet: a tree of a million leaves, 10 children a node -------------- */
+
+#define SKYNET_FANOUT 10
+
+/* A node's task: report the sum of num .. num + size - 1 to parent. */
+struct sk_task {
+	lwp_pid parent;
+	long num, size;
+};
+
+struct skynet {
+	long leaves;
+	atomic_int err;
+	int64_t t0, t1;
+	long sum;
+};
+
+static struct skynet sk;
+
+/* Stay blocked until the runtime stops: children spawned before a failure
+ * read their tasks from our stack, which must outlive them. */
+static void sk_park(void)
+{
+	for (;;)
+		lwp_msg_free(lwp_receive(NULL, NULL, LWP_INFINITY));
+}
+
+static void sk_node(void *arg);
+
+/* Spawn the children of task t and add up their sums.  Their tasks live on
+ * our stack: we outlive them, since we wait for each one's sum. */
+static int sk_children(const struct sk_task *t, long *sum)
+{
+	struct sk_task kids[SKYNET_FANOUT];
+	long step = t->size / SKYNET_FANOUT;
+	lwp_pid self = lwp_self();
+
+	for (int i = 0; i < SKYNET_FANOUT; i++) {
+		lwp_pid p;
+
+		kids[i] = (struct sk_task){ self, t->num + i * step, step };
+		p = lwp_spawn(sk_node, &kids[i]);
+		if (p < 0)
+			return (int)p;
+	}
+	*sum = 0;
+	for (int i = 0; i < SKYNET_FANOUT; i++) {
+		lwp_msg *m = lwp_receive(NULL, NULL, LWP_INFINITY);
+		long v;
+
+		if (!m)
+			return lwp_last_error();
+		memcpy(&v, m->data, sizeof(v));
+		lwp_msg_free(m);
+		*sum += v;
+	}
+	return 0;
+}
+
+static void sk_node(void *arg)
+{
+	struct sk_task t = *(const struct sk_task *)arg;
+	long sum = t.num; /* a leaf's own number */
+	int err = 0;
+
+	if (t.size > 1)
+		err = sk_children(&t, &sum);
+	if (!err)
+		err = lwp_send(t.parent, TAG_SUM, &sum, sizeof(sum));
+	if (err) {
+		fail(&sk.err, err);
+		sk_park();
+	}
+}
+
+static void sk_main(void *arg)
+{
+	struct sk_task root = { lwp_self(), 0, sk.leaves };
+	long nodes = (SKYNET_FANOUT * sk.leaves - 1) / (SKYNET_FANOUT - 1);
+	lwp_pid p;
+	lwp_msg *m;
+
+	(void)arg;
+	sk.t0 = region_begin();
+	p = lwp_spawn(sk_node, &root);
+	if (p < 0) {
+		fail(&sk.err, (int)p);
+		return;
+	}
+	m = lwp_receive(NULL, NULL, LWP_INFINITY);
+	sk.t1 = region_end("skynet", nodes);
+	if (!m) {
+		fail(&sk.err, lwp_last_error());
+		sk_park(); /* the root may still read its task, on our stack */
+	}
+	memcpy(&sk.sum, m->data, sizeof(sk.sum));
+	lwp_msg_free(m);
+}
+
+/* The sum must be 0 + 1 + ... + leaves - 1 (499999500000 for 1M). */
+static int sk_verify(void)
+{
+	long want = sk.leaves * (sk.leaves - 1) / 2;
+
+	if (sk.sum == want)
+		return 0;
+	fprintf(stderr, "lwp-bench: skynet: WRONG RESULT %ld, want %ld\n",
+		sk.sum, want);
+	return BENCH_EWRONG;
+}
+
+static int bench_skynet(struct rep *r)
+{
+	long want = scaled(r->scale, 1000000);
+	long nodes;
+	int err;
+
+	memset(&sk, 0, sizeof(sk));
+	/* A whole tree: the scaled count rounded down to a power of 10. */
+	for (sk.leaves = SKYNET_FANOUT; sk.leaves * SKYNET_FANOUT <= want;)
+		sk.leaves *= SKYNET_FANOUT;
+	nodes = (SKYNET_FANOUT * sk.leaves - 1) / (SKYNET_FANOUT - 1);
+	/* At worst every node is alive at once (1,111,111 for 1M leaves):
+	 * small stacks keep that within memory. */
+	err = outcome(run_lwp(r, sk_main, NULL, nodes, LWP_STACK_MIN), &sk.err);
+	if (!err)
+		err = sk_verify();
+	if (err)
+		return err;
+	r->ops = nodes;
+	r->v[0] = (double)(sk.t1 - sk.t0) / 1e6;
+	return 0;
+}
+
+/* ---- fanin: many senders, one receiver ----------------------------------- */
+
+#define FANIN_SENDERS 1000
+
+/* What a sender sends: who it is and how many it sent before. */
+struct fi_msg {
+	long sender, seq;
+};
+
+struct fanin {
+	long senders, per; /* senders, messages each */
+	lwp_pid recv;
+	lwp_pid *pids;
+	long *next; /* per sender: the sequence number due next */
+	atomic_long ready;
+	atomic_int err;
+	int64_t t0, t1;
+};
+
+static struct fanin fi;
+
+static void fi_sender(void *arg)
+{
+	struct fi_msg v = { .sender = (long)(intptr_t)arg };
+	lwp_msg *go;
+
+	atomic_fetch_add(&fi.ready, 1);
+	go = lwp_receive(NULL, NULL, LWP_INFINITY); /* all start together */
+	if (!go) {
+		fail(&fi.err, lwp_last_error());
+		return;
+	}
+	lwp_msg_free(go);
+	for (v.seq = 0; v.seq < fi.per; v.seq++) {
+		int err = lwp_send(fi.recv, TAG_DATA, &v, sizeof(v));
+		if (err) {
+			fail(&fi.err, err);
+			return;
+		}
+	}
+}
+
+/* Each message must be the next of its sender's: one sender's messages
+ * arrive in the order sent. */
+static int fi_take(const lwp_msg *m)
+{
+	struct fi_msg v = { -1, -1 };
+
+	if (m->size == sizeof(v))
+		memcpy(&v, m->data, sizeof(v));
+	if (v.sender >= 0 && v.sender < fi.senders &&
+	    v.seq == fi.next[v.sender]) {
+		fi.next[v.sender]++;
+		return 0;
+	}
+	fprintf(stderr,
+		"lwp-bench: fanin: WRONG ORDER: sender %ld sequence %ld, "
+		"want %ld\n",
+		v.sender, v.seq,
+		v.sender >= 0 && v.sender < fi.senders ? fi.next[v.sender] :
+							 -1L);
+	return BENCH_EWRONG;
+}
+
+/* Every sender's messages arrived, and nothing more. */
+static int fi_count(void)
+{
+	for (long i = 0; i < fi.senders; i++)
+		if (fi.next[i] != fi.per) {
+			fprintf(stderr,
+				"lwp-bench: fanin: WRONG COUNT: sender %ld: "
+				"%ld messages, want %ld\n",
+				i, fi.next[i], fi.per);
+			return BENCH_EWRONG;
+		}
+	if (lwp_mailbox_size() != 0) {
+		fprintf(stderr, "lwp-bench: fanin: WRONG COUNT: %ld extra\n",
+			lwp_mailbox_size());
+		return BENCH_EWRONG;
+	}
+	return 0;
+}
+
+static int fi_spawn(void)
+{
+	for (long i = 0; i < fi.senders; i++) {
+		fi.pids[i] = lwp_spawn(fi_sender, (void *)(intptr_t)i);
+		if (fi.pids[i] < 0)
+			return (int)fi.pids[i];
+	}
+	return 0;
+}
+
+static void fi_main(void *arg)
+{
+	long total = fi.senders * fi.per;
+	int err;
+
+	(void)arg;
+	fi.recv = lwp_self();
+	err = fi_spawn();
+	if (err) {
+		fail(&fi.err, err);
+		return;
+	}
+	yield_until(&fi.ready, fi.senders); /* all blocked in receive */
+	fi.t0 = region_begin();
+	for (long i = 0; i < fi.senders && !err; i++)
+		err = lwp_send(fi.pids[i], TAG_GO, NULL, 0);
+	for (long i = 0; i < total && !err; i++) {
+		lwp_msg *m = lwp_receive(NULL, NULL, LWP_INFINITY);
+		err = m ? fi_take(m) : lwp_last_error();
+		lwp_msg_free(m);
+	}
+	fi.t1 = region_end("fanin", total);
+	if (!err)
+		err = fi_count();
+	if (err)
+		fail(&fi.err, err);
+}
+
+static int bench_fanin(struct rep *r)
+{
+	int err;
+
+	memset(&fi, 0, sizeof(fi));
+	fi.senders = FANIN_SENDERS;
+	fi.per = scaled(r->scale, 1000);
+	fi.pids = calloc((size_t)fi.senders, sizeof(*fi.pids));
+	fi.next = calloc((size_t)fi.senders, sizeof(*fi.next));
+	err = fi.pids && fi.next ? 0 : LWP_ENOMEM;
+	if (!err)
+		err = outcome(run_lwp(r, fi_main, NULL, fi.senders, 0),
+			      &fi.err);
+	free(fi.pids);
+	free(fi.next);
+	if (err)
+		return err;
+	r->ops = fi.senders * fi.per;
+	r->v[0] = (double)r->ops * 1e3 / (double)(fi.t1 - fi.t0);
 	return 0;
 }
 
@@ -462,7 +914,7 @@ static int bench_idle(struct rep *r)
 	if (!s.pids)
 		return LWP_ENOMEM;
 	memset(s.pids, 0xff, (size_t)s.n * sizeof(*s.pids));
-	err = run_lwp(idle_main, &s, s.n + 1);
+	err = run_lwp(r, idle_main, &s, s.n, 0);
 	free(s.pids);
 	if (err || s.err)
 		return err ? err : s.err;
@@ -471,7 +923,7 @@ static int bench_idle(struct rep *r)
 	r->ops = s.n;
 	r->v[0] = (double)(s.rss1 - s.rss0) / (double)s.n;
 	r->v[1] = (double)(s.pte1 - s.pte0) / (double)s.n;
-	r->v[2] = (double)(s.t1 - s.t0) / (double)s.n;
+	r->v[2] = per_op(s.t0, s.t1, s.n);
 	return 0;
 }
 
@@ -497,16 +949,41 @@ static const struct bench benches[] = {
 		.m = { { "ring", "ns/hop", 50 } },
 	},
 	{
+		.name = "ring100k",
+		.what = "a token around a ring of 100,000 processes, 1M hops",
+		.fn = bench_ring100k,
+		.m = { { "ring100k", "ns/hop", 0 } },
+	},
+	{
 		.name = "pingpong",
-		.what = "round trips between two processes, 1M",
+		.what = "round trips between two processes on scheduler 0, 1M",
 		.fn = bench_pingpong,
-		.m = { { "pingpong", "ns/round-trip", 0 } },
+		.m = { { "pingpong", "ns/round-trip", 100 } },
+	},
+	{
+		.name = "pingpong-x",
+		.what = "round trips between schedulers 0 and 1, 1M",
+		.fn = bench_pingpong_x,
+		.m = { { "pingpong-x", "ns/round-trip", 1000 } },
+	},
+	{
+		.name = "skynet",
+		.what = "a tree of 1M leaves, 10 children a node, sums up",
+		.fn = bench_skynet,
+		.m = { { "skynet", "ms", 150, .target_sched = 2 } },
+	},
+	{
+		.name = "fanin",
+		.what = "1,000 senders x 1,000 messages into one receiver",
+		.fn = bench_fanin,
+		.m = { { "fanin", "M msg/s", 25, .at_least = true } },
 	},
 	{
 		.name = "idle-rss",
 		.what = "1M processes blocked in receive: memory, setup time",
 		.fn = bench_idle,
 		.fresh_process = true,
+		.once = true,
 		.m = { { "idle-rss", "bytes/proc", 4710 },
 		       { "idle-pte", "bytes/proc", 0 },
 		       { "idle-setup", "ns/proc", 0 } },
@@ -515,14 +992,28 @@ static const struct bench benches[] = {
 
 #define NBENCHES (sizeof(benches) / sizeof(benches[0]))
 
+/* The benchmarks whose median with 2 schedulers must be no worse than with
+ * 1: they have parallel work, so a second scheduler must not cost. */
+static const char *const scaling_checks[] = { "skynet", "spawn" };
+
+#define NCHECKS (sizeof(scaling_checks) / sizeof(scaling_checks[0]))
+
 /* ---- statistics and output ----------------------------------------------- */
 
 struct result {
 	const struct bench *b;
+	unsigned scheds; /* asked for */
+	unsigned ran;	 /* started by the runtime, when it differs */
 	int nreps;
 	long ops;
 	double samples[MAX_METRICS][MAX_REPS];
 	double median[MAX_METRICS], min[MAX_METRICS], max[MAX_METRICS];
+};
+
+struct check {
+	const char *bench;
+	int pass; /* 1, 0, or -1: not computed (why says why) */
+	char why[96];
 };
 
 static int cmp_double(const void *a, const void *b)
@@ -547,6 +1038,17 @@ static void summarise(struct result *res)
 	}
 }
 
+/* Does m have a target with `scheds` schedulers? */
+static bool has_target(const struct metric *m, unsigned scheds)
+{
+	return m->target > 0 && (!m->target_sched || m->target_sched == scheds);
+}
+
+static bool meets(const struct metric *m, double v)
+{
+	return m->at_least ? v >= m->target : v <= m->target;
+}
+
 static const char *fmt_value(char *buf, size_t len, double v)
 {
 	snprintf(buf, len, v < 10000 ? "%.1f" : "%.0f", v);
@@ -555,82 +1057,199 @@ static const char *fmt_value(char *buf, size_t len, double v)
 
 static void print_header(void)
 {
-	printf("%-12s %10s %10s %10s  %-14s %8s  %s\n", "benchmark", "median",
-	       "min", "max", "unit", "target", "");
+	printf("%-12s %5s %10s %10s %10s  %-14s %8s\n", "benchmark", "sched",
+	       "median", "min", "max", "unit", "target");
+}
+
+/* The sched column: the count asked for, starred when the runtime started
+ * another (see print_footnote). */
+static const char *fmt_sched(char *buf, size_t len, const struct result *res)
+{
+	snprintf(buf, len, "%u%s", res->scheds,
+		 res->ran != res->scheds ? "*" : "");
+	return buf;
 }
 
 static void print_rows(const struct result *res)
 {
 	for (int k = 0; k < MAX_METRICS && res->b->m[k].name; k++) {
 		const struct metric *m = &res->b->m[k];
-		char a[32], b[32], c[32], t[32] = "-";
-		const char *status = "";
+		char a[32], b[32], c[32], s[16], t[32] = "-";
+		const char *status = ""; /* none: no trailing blanks */
 
-		if (m->target > 0) {
-			snprintf(t, sizeof(t), "<= %g", m->target);
-			status = res->median[k] <= m->target ? "PASS" : "MISS";
+		if (has_target(m, res->scheds)) {
+			snprintf(t, sizeof(t), "%s %g",
+				 m->at_least ? ">=" : "<=", m->target);
+			status = meets(m, res->median[k]) ? "PASS" : "MISS";
 		}
-		printf("%-12s %10s %10s %10s  %-14s %8s  %s\n", m->name,
+		printf("%-12s %5s %10s %10s %10s  %-14s %8s%s%s\n", m->name,
+		       fmt_sched(s, sizeof(s), res),
 		       fmt_value(a, sizeof(a), res->median[k]),
 		       fmt_value(b, sizeof(b), res->min[k]),
 		       fmt_value(c, sizeof(c), res->max[k]), m->unit, t,
-		       status);
+		       *status ? "  " : "", status);
 	}
 	fflush(stdout);
 }
 
-static int write_json(const char *path, const struct result *res, int n,
-		      double scale, int reps)
+static void print_skip(const struct bench *b, unsigned scheds, const char *note)
 {
-	FILE *f = fopen(path, "w");
+	printf("%-12s %5u  %s\n", b->m[0].name, scheds, note);
+	fflush(stdout);
+}
+
+/* Explain the stars: a count the runtime did not honour makes figures that
+ * are not what their sched column says. */
+static void print_footnote(const struct result *res, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (res[i].ran != res[i].scheds) {
+			printf("* the runtime started a number of schedulers "
+			       "other than asked (e.g. %u for %u): those rows "
+			       "measure that number\n",
+			       res[i].ran, res[i].scheds);
+			return;
+		}
+}
+
+static const struct result *find_result(const struct result *res, int n,
+					const char *name, unsigned scheds)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(res[i].b->name, name) && res[i].scheds == scheds)
+			return &res[i];
+	return NULL;
+}
+
+/* 2 schedulers never slower than 1, from the medians of the first figure. */
+static void check_scaling(struct check *c, const struct result *res, int n)
+{
+	const struct result *one = find_result(res, n, c->bench, 1);
+	const struct result *two = find_result(res, n, c->bench, 2);
+	const struct metric *m;
+	char a[32], b[32];
+
+	c->pass = -1;
+	if (!one || !two) {
+		snprintf(c->why, sizeof(c->why), "n/a: needs -s 1,2");
+		return;
+	}
+	if (one->ran != 1 || two->ran != 2) {
+		snprintf(c->why, sizeof(c->why),
+			 "n/a: the runtime started %u and %u schedulers",
+			 one->ran, two->ran);
+		return;
+	}
+	m = &one->b->m[0];
+	c->pass = m->at_least ? two->median[0] >= one->median[0] :
+				two->median[0] <= one->median[0];
+	snprintf(c->why, sizeof(c->why), "(1: %s, 2: %s %s)",
+		 fmt_value(a, sizeof(a), one->median[0]),
+		 fmt_value(b, sizeof(b), two->median[0]), m->unit);
+}
+
+static void print_checks(const struct check *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		printf("check: %-7s 2 schedulers never slower than 1  %s  %s\n",
+		       c[i].bench,
+		       c[i].pass < 0 ? "-" :
+		       c[i].pass     ? "PASS" :
+				       "MISS",
+		       c[i].why);
+}
+
+static void json_result(FILE *f, const struct result *r, int k, bool first)
+{
+	const struct metric *m = &r->b->m[k];
+
+	fprintf(f, "%s\n    {\"name\": \"%s\", \"bench\": \"%s\", ",
+		first ? "" : ",", m->name, r->b->name);
+	fprintf(f, "\"sched\": %u, \"sched_ran\": %u, ", r->scheds, r->ran);
+	fprintf(f, "\"unit\": \"%s\", \"ops\": %ld, ", m->unit, r->ops);
+	fprintf(f, "\"median\": %.17g, \"min\": %.17g, ", r->median[k],
+		r->min[k]);
+	fprintf(f, "\"max\": %.17g, \"samples\": [", r->max[k]);
+	for (int j = 0; j < r->nreps; j++)
+		fprintf(f, "%s%.17g", j ? ", " : "", r->samples[k][j]);
+	fprintf(f, "], \"target\": ");
+	if (has_target(m, r->scheds))
+		fprintf(f, "%.17g, \"at_least\": %s, \"pass\": %s}", m->target,
+			m->at_least ? "true" : "false",
+			meets(m, r->median[k]) ? "true" : "false");
+	else
+		fprintf(f, "null, \"at_least\": null, \"pass\": null}");
+}
+
+static void json_checks(FILE *f, const struct check *c, size_t n)
+{
+	fprintf(f, "  \"checks\": [");
+	for (size_t i = 0; i < n; i++)
+		fprintf(f,
+			"%s\n    {\"name\": \"2 schedulers never slower than "
+			"1\", \"bench\": \"%s\", \"pass\": %s}",
+			i ? "," : "", c[i].bench,
+			c[i].pass < 0 ? "null" :
+			c[i].pass     ? "true" :
+					"false");
+	fprintf(f, "\n  ],\n");
+}
+
+struct opts {
+	int reps;
+	double scale;
+	unsigned scheds[MAX_SCHEDS]; /* -s */
+	int nscheds;
+	const char *only[MAX_BENCHES]; /* -b */
+	int nonly;
+	const char *json, *child;
+};
+
+static int write_json(const struct opts *o, const struct result *res, int n,
+		      const struct check *c, size_t nc)
+{
+	FILE *f = fopen(o->json, "w");
+	bool first = true;
 
 	if (!f) {
-		fprintf(stderr, "lwp-bench: %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "lwp-bench: %s: %s\n", o->json,
+			strerror(errno));
 		return -1;
 	}
 	fprintf(f, "{\n  \"tool\": \"lwp-bench\",\n  \"scale\": %.17g,\n",
-		scale);
-	fprintf(f, "  \"reps\": %d,\n  \"results\": [", reps);
-	for (int i = 0, first = 1; i < n; i++) {
-		const struct result *r = &res[i];
-		for (int k = 0; k < MAX_METRICS && r->b->m[k].name; k++) {
-			const struct metric *m = &r->b->m[k];
-			fprintf(f,
-				"%s\n    {\"name\": \"%s\", \"bench\": \"%s\", ",
-				first ? "" : ",", m->name, r->b->name);
-			fprintf(f, "\"unit\": \"%s\", \"ops\": %ld, ", m->unit,
-				r->ops);
-			fprintf(f, "\"median\": %.17g, \"min\": %.17g, ",
-				r->median[k], r->min[k]);
-			fprintf(f, "\"max\": %.17g, \"samples\": [", r->max[k]);
-			for (int j = 0; j < r->nreps; j++)
-				fprintf(f, "%s%.17g", j ? ", " : "",
-					r->samples[k][j]);
-			fprintf(f, "], \"target\": ");
-			if (m->target > 0)
-				fprintf(f, "%.17g, \"pass\": %s}", m->target,
-					r->median[k] <= m->target ? "true" :
-								    "false");
-			else
-				fprintf(f, "null, \"pass\": null}");
-			first = 0;
+		o->scale);
+	fprintf(f, "  \"reps\": %d,\n  \"schedulers\": [", o->reps);
+	for (int j = 0; j < o->nscheds; j++)
+		fprintf(f, "%s%u", j ? ", " : "", o->scheds[j]);
+	fprintf(f, "],\n");
+	json_checks(f, c, nc);
+	fprintf(f, "  \"results\": [");
+	for (int i = 0; i < n; i++)
+		for (int k = 0; k < MAX_METRICS && res[i].b->m[k].name; k++) {
+			json_result(f, &res[i], k, first);
+			first = false;
 		}
-	}
 	fprintf(f, "\n  ]\n}\n");
 	if (fclose(f) != 0) {
-		fprintf(stderr, "lwp-bench: %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "lwp-bench: %s: %s\n", o->json,
+			strerror(errno));
 		return -1;
 	}
 	return 0;
 }
 
+static const char *bench_strerror(int err)
+{
+	return err == BENCH_EWRONG ? "wrong result" : lwp_strerror(err);
+}
+
 /* ---- running a repetition in a fresh process ------------------------------ */
 
-/* The child side: run one repetition, print "ops v0 v1 ...". */
-static int child_main(const char *name, double scale)
+/* The child side: run one repetition, print "ops ran v0 v1 ...". */
+static int child_main(const char *name, double scale, unsigned scheds)
 {
 	for (size_t i = 0; i < NBENCHES; i++) {
-		struct rep r = { .scale = scale };
+		struct rep r = { .scale = scale, .scheds = scheds };
 		int err;
 
 		if (strcmp(benches[i].name, name) != 0)
@@ -638,10 +1257,11 @@ static int child_main(const char *name, double scale)
 		err = benches[i].fn(&r);
 		if (err) {
 			fprintf(stderr, "lwp-bench: %s: %s\n", name,
-				lwp_strerror(err));
+				err == BENCH_SKIP ? r.note :
+						    bench_strerror(err));
 			return 1;
 		}
-		printf("%ld", r.ops);
+		printf("%ld %u", r.ops, r.ran);
 		for (int k = 0; k < MAX_METRICS; k++)
 			printf(" %.17g", r.v[k]);
 		printf("\n");
@@ -651,17 +1271,33 @@ static int child_main(const char *name, double scale)
 	return 2;
 }
 
+/* Read what the child printed into line (NUL-terminated). */
+static void read_all(int fd, char *line, size_t cap)
+{
+	size_t len = 0;
+	ssize_t got;
+
+	while (len < cap - 1 &&
+	       (got = read(fd, line + len, cap - 1 - len)) != 0) {
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			break;
+		len += (size_t)got;
+	}
+	line[len] = 0;
+}
+
 static int run_fresh(const struct bench *b, struct rep *r)
 {
-	char scale[64], line[512], *end;
-	char *argv[] = { "lwp-bench", "--child", (char *)b->name,
-			 "-n",	      scale,	 NULL };
+	char scale[64], scheds[16], line[512], *end;
+	char *argv[] = { "lwp-bench", "--child", (char *)b->name, "-n",
+			 scale,	      "-s",	 scheds,	  NULL };
 	int fd[2], status;
-	ssize_t got;
-	size_t len = 0;
 	pid_t pid;
 
 	snprintf(scale, sizeof(scale), "%.17g", r->scale);
+	snprintf(scheds, sizeof(scheds), "%u", r->scheds);
 	fflush(stdout);
 	if (pipe(fd) != 0)
 		return LWP_ESYS;
@@ -679,21 +1315,14 @@ static int run_fresh(const struct bench *b, struct rep *r)
 		_exit(127);
 	}
 	close(fd[1]);
-	while (len < sizeof(line) - 1 &&
-	       (got = read(fd[0], line + len, sizeof(line) - 1 - len)) != 0) {
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0)
-			break;
-		len += (size_t)got;
-	}
-	line[len] = 0;
+	read_all(fd[0], line, sizeof(line));
 	close(fd[0]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return LWP_ESYS;
 	r->ops = strtol(line, &end, 10);
+	r->ran = (unsigned)strtoul(end, &end, 10);
 	for (int k = 0; k < MAX_METRICS; k++)
 		r->v[k] = strtod(end, &end);
 	return 0;
@@ -704,26 +1333,70 @@ static int run_fresh(const struct bench *b, struct rep *r)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: lwp-bench [-r REPS] [-b NAME]... [-n SCALE] "
+		"usage: lwp-bench [-r REPS] [-b NAME]... [-n SCALE] [-s LIST] "
 		"[--json FILE] [-l]\n"
 		"  -r REPS      repetitions of each benchmark (default 5)\n"
 		"  -b NAME      run only this benchmark (repeatable)\n"
 		"  -n SCALE     multiply every operation count (0.01: 1/100 of "
 		"the work)\n"
+		"  -s LIST      scheduler counts to run each benchmark with "
+		"(default 1,2)\n"
 		"  --json FILE  also write the results to FILE\n"
 		"  -l           list the benchmarks\n");
 }
 
-int main(int argc, char **argv)
+/* "1,2" into o->scheds; false if it is not a list of counts. */
+static bool parse_scheds(const char *v, struct opts *o)
 {
-	static struct result results[NBENCHES];
-	const char *only[MAX_BENCHES], *json = NULL, *child = NULL;
-	int nonly = 0, reps = 5, nres = 0, failed = 0;
-	double scale = 1;
+	o->nscheds = 0;
+	for (;;) {
+		char *end;
+		unsigned long n = strtoul(v, &end, 10);
 
+		if (end == v || n < 1 || n > LWP_SCHEDULERS_MAX ||
+		    o->nscheds == MAX_SCHEDS)
+			return false;
+		o->scheds[o->nscheds++] = (unsigned)n;
+		if (!*end)
+			return true;
+		if (*end != ',')
+			return false;
+		v = end + 1;
+	}
+}
+
+/* One option with its value; false if the value is bad. */
+static bool parse_opt(const char *a, const char *v, struct opts *o)
+{
+	char *end;
+
+	if (!strcmp(a, "-r")) {
+		o->reps = (int)strtol(v, &end, 10);
+		return !*end && o->reps >= 1 && o->reps <= MAX_REPS;
+	} else if (!strcmp(a, "-n")) {
+		o->scale = strtod(v, &end);
+		return !*end && o->scale > 0;
+	} else if (!strcmp(a, "-s")) {
+		return parse_scheds(v, o);
+	} else if (!strcmp(a, "-b")) {
+		if (o->nonly == MAX_BENCHES)
+			return false;
+		o->only[o->nonly++] = v;
+	} else if (!strcmp(a, "--json")) {
+		o->json = v;
+	} else if (!strcmp(a, "--child")) {
+		o->child = v;
+	} else {
+		return false;
+	}
+	return true;
+}
+
+/* -1 to go on, else the exit status (after -h, -l or a bad option). */
+static int parse_args(int argc, char **argv, struct opts *o)
+{
 	for (int i = 1; i < argc; i += 2) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		char *end;
 
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			usage(stdout);
@@ -736,84 +1409,141 @@ int main(int argc, char **argv)
 		} else if (!v) {
 			usage(stderr);
 			return 2;
-		} else if (!strcmp(a, "-r")) {
-			reps = (int)strtol(v, &end, 10);
-			if (*end || reps < 1 || reps > MAX_REPS) {
-				fprintf(stderr, "lwp-bench: bad -r %s\n", v);
-				return 2;
-			}
-		} else if (!strcmp(a, "-n")) {
-			scale = strtod(v, &end);
-			if (*end || !(scale > 0)) {
-				fprintf(stderr, "lwp-bench: bad -n %s\n", v);
-				return 2;
-			}
-		} else if (!strcmp(a, "-b")) {
-			if (nonly == MAX_BENCHES) {
-				usage(stderr);
-				return 2;
-			}
-			only[nonly++] = v;
-		} else if (!strcmp(a, "--json")) {
-			json = v;
-		} else if (!strcmp(a, "--child")) {
-			child = v;
-		} else {
+		} else if (!parse_opt(a, v, o)) {
+			fprintf(stderr, "lwp-bench: bad %s %s\n", a, v);
 			usage(stderr);
 			return 2;
 		}
 	}
-	if (child)
-		return child_main(child, scale);
-	for (int j = 0; j < nonly; j++) {
+	return -1;
+}
+
+static bool wanted(const struct opts *o, const struct bench *b)
+{
+	bool want = o->nonly == 0;
+
+	for (int j = 0; j < o->nonly; j++)
+		want = want || !strcmp(o->only[j], b->name);
+	return want;
+}
+
+/* Every -b names a benchmark. */
+static bool names_known(const struct opts *o)
+{
+	for (int j = 0; j < o->nonly; j++) {
 		size_t i = 0;
-		while (i < NBENCHES && strcmp(benches[i].name, only[j]) != 0)
+		while (i < NBENCHES && strcmp(benches[i].name, o->only[j]) != 0)
 			i++;
 		if (i == NBENCHES) {
 			fprintf(stderr,
 				"lwp-bench: no benchmark %s (-l lists)\n",
-				only[j]);
-			return 2;
+				o->only[j]);
+			return false;
 		}
 	}
+	return true;
+}
 
-	printf("lwp-bench: %d repetitions, scale %g, 1 scheduler\n", reps,
-	       scale);
+static void record(struct result *res, const struct rep *r)
+{
+	res->ops = r->ops;
+	/* Keep a count the runtime did not honour, should it vary. */
+	if (res->nreps == 0 || r->ran != res->scheds)
+		res->ran = r->ran;
+	for (int m = 0; m < MAX_METRICS; m++)
+		res->samples[m][res->nreps] = r->v[m];
+	res->nreps++;
+}
+
+/* All repetitions of b with `scheds` schedulers, into res.  0, BENCH_SKIP
+ * (*note says why) or -1 when one failed. */
+static int run_reps(const struct bench *b, unsigned scheds,
+		    const struct opts *o, struct result *res, const char **note)
+{
+	memset(res, 0, sizeof(*res));
+	res->b = b;
+	res->scheds = scheds;
+	for (int k = 0; k < o->reps; k++) {
+		struct rep r = { .scale = o->scale, .scheds = scheds };
+		int err = b->fresh_process ? run_fresh(b, &r) : b->fn(&r);
+
+		if (err == BENCH_SKIP) {
+			*note = r.note;
+			return BENCH_SKIP;
+		}
+		if (err) {
+			fprintf(stderr,
+				"lwp-bench: %s with %u scheduler(s) FAILED: "
+				"%s\n",
+				b->name, scheds, bench_strerror(err));
+			return -1;
+		}
+		record(res, &r);
+	}
+	summarise(res);
+	return 0;
+}
+
+/* Run b with each scheduler count, printing its rows; the results are
+ * appended at res[*n].  false if a run failed. */
+static bool run_bench(const struct bench *b, const struct opts *o,
+		      struct result *res, int *n)
+{
+	bool ok = true;
+
+	for (int j = 0; j < (b->once ? 1 : o->nscheds); j++) {
+		const char *note = "";
+		int err = run_reps(b, o->scheds[j], o, &res[*n], &note);
+
+		if (err == BENCH_SKIP) {
+			print_skip(b, o->scheds[j], note);
+		} else if (err) {
+			ok = false;
+		} else {
+			print_rows(&res[*n]);
+			(*n)++;
+		}
+	}
+	return ok;
+}
+
+static void print_banner(const struct opts *o)
+{
+	printf("lwp-bench: %d repetitions, scale %g, schedulers ", o->reps,
+	       o->scale);
+	for (int j = 0; j < o->nscheds; j++)
+		printf("%s%u", j ? "," : "", o->scheds[j]);
+	printf("\n");
+}
+
+int main(int argc, char **argv)
+{
+	static struct result results[NBENCHES * MAX_SCHEDS];
+	static struct opts o = {
+		.reps = 5, .scale = 1, .scheds = { 1, 2 }, .nscheds = 2
+	};
+	struct check checks[NCHECKS];
+	int rc = parse_args(argc, argv, &o), nres = 0;
+	bool ok = true;
+
+	if (rc >= 0)
+		return rc;
+	if (o.child)
+		return child_main(o.child, o.scale, o.scheds[0]);
+	if (!names_known(&o))
+		return 2;
+	print_banner(&o);
 	print_header();
-	for (size_t i = 0; i < NBENCHES; i++) {
-		const struct bench *b = &benches[i];
-		struct result *res = &results[nres];
-		bool want = nonly == 0;
-
-		for (int j = 0; j < nonly; j++)
-			want = want || !strcmp(only[j], b->name);
-		if (!want)
-			continue;
-		memset(res, 0, sizeof(*res));
-		res->b = b;
-		for (int k = 0; k < reps; k++) {
-			struct rep r = { .scale = scale };
-			int err = b->fresh_process ? run_fresh(b, &r) :
-						     b->fn(&r);
-			if (err) {
-				fprintf(stderr, "lwp-bench: %s failed: %s\n",
-					b->name, lwp_strerror(err));
-				break;
-			}
-			res->ops = r.ops;
-			for (int m = 0; m < MAX_METRICS; m++)
-				res->samples[m][k] = r.v[m];
-			res->nreps++;
-		}
-		if (res->nreps < reps) {
-			failed = 1;
-			continue;
-		}
-		summarise(res);
-		print_rows(res);
-		nres++;
+	for (size_t i = 0; i < NBENCHES; i++)
+		if (wanted(&o, &benches[i]))
+			ok = run_bench(&benches[i], &o, results, &nres) && ok;
+	print_footnote(results, nres);
+	for (size_t i = 0; i < NCHECKS; i++) {
+		checks[i].bench = scaling_checks[i];
+		check_scaling(&checks[i], results, nres);
 	}
-	if (json && write_json(json, results, nres, scale, reps) != 0)
-		failed = 1;
-	return failed;
+	print_checks(checks, NCHECKS);
+	if (o.json && write_json(&o, results, nres, checks, NCHECKS) != 0)
+		ok = false;
+	return !ok;
 }

@@ -13,6 +13,7 @@
 #define likely(x)	  __builtin_expect(!!(x), 1)
 #define unlikely(x)	  __builtin_expect(!!(x), 0)
 #define noinline	  __attribute__((noinline))
+#define always_inline	  inline __attribute__((always_inline))
 #define cacheline_aligned __attribute__((aligned(64)))
 
 #define container_of(ptr, type, member) \

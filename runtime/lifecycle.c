@@ -1,7 +1,10 @@
 /*
  * lifecycle.c - starting and stopping the runtime.
  */
+#include <pthread.h>
 #include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,7 +60,23 @@ static int check_config(const lwp_config *cfg, size_t *stack, uint32_t *max)
 			return LWP_EINVAL;
 		*max = cfg->max_procs;
 	}
+	if (cfg->schedulers > LWP_SCHEDULERS_MAX ||
+	    (cfg->pin != LWP_PIN_DEFAULT && cfg->pin != LWP_PIN_ON &&
+	     cfg->pin != LWP_PIN_OFF))
+		return LWP_EINVAL;
 	return 0;
+}
+
+static int plan(const lwp_config *cfg)
+{
+	struct topo_request req = { 0 };
+
+	if (cfg) {
+		req.schedulers = cfg->schedulers;
+		req.pin = cfg->pin;
+		req.per_thread = cfg->per_thread;
+	}
+	return topo_plan(&rt.topo, &req);
 }
 
 static int sched_init(struct sched *s, unsigned id)
@@ -66,8 +85,12 @@ static int sched_init(struct sched *s, unsigned id)
 
 	memset(s, 0, sizeof(*s));
 	s->id = id;
+	s->place = &rt.topo.sched[id];
 	s->budget = SCHED_BUDGET;
+	s->poll_in = 1;
 	runq_init(&s->runq);
+	atomic_init(&s->park, PARK_AWAKE);
+	atomic_init(&s->remote.top, NULL);
 	err = stack_cache_init(&s->stacks);
 	if (err)
 		return err;
@@ -85,7 +108,34 @@ static void sched_fini(struct sched *s)
 	s->slots.count = 0; /* proc_table_stop frees every slot */
 }
 
-static int start(const lwp_config *cfg)
+static void scheds_fini(unsigned n)
+{
+	while (n--)
+		sched_fini(&rt.scheds[n]);
+	free(rt.scheds);
+	rt.scheds = NULL;
+	rt.nscheds = 0;
+}
+
+static int scheds_init(void)
+{
+	unsigned n = rt.topo.n;
+	int err = 0;
+
+	rt.scheds = aligned_alloc(64, sizeof(struct sched) * n);
+	if (!rt.scheds)
+		return LWP_ENOMEM;
+	for (rt.nscheds = 0; rt.nscheds < n; rt.nscheds++) {
+		err = sched_init(&rt.scheds[rt.nscheds], rt.nscheds);
+		if (err) {
+			scheds_fini(rt.nscheds);
+			return err;
+		}
+	}
+	return 0;
+}
+
+static int start(const lwp_config *cfg, bool until_empty)
 {
 	size_t stack;
 	uint32_t max;
@@ -95,45 +145,95 @@ static int start(const lwp_config *cfg)
 		return err;
 	rt.stack_size = stack;
 	rt.max_procs = max;
+	rt.until_empty = until_empty;
 	stack_set_default(stack);
 	atomic_store(&rt.stop, false);
-	rt.nscheds = 1;
-	rt.scheds = aligned_alloc(64, sizeof(struct sched) * rt.nscheds);
-	if (!rt.scheds)
-		return LWP_ENOMEM;
+	atomic_store(&rt.nidle, 0);
+	atomic_store(&rt.nspinning, 0);
+	err = plan(cfg);
+	if (err)
+		return err;
 	err = procq_init(&rt.global);
 	if (err)
-		goto fail_scheds;
-	err = sched_init(&rt.scheds[0], 0);
+		goto fail_topo;
+	err = scheds_init();
 	if (err)
 		goto fail_global;
 	proc_table_start();
 	err = fault_start();
 	if (err)
-		goto fail_sched;
+		goto fail_scheds;
+	topo_save_host(&rt.topo);
 	return 0;
 
-fail_sched:
-	sched_fini(&rt.scheds[0]);
+fail_scheds:
+	proc_table_stop();
+	scheds_fini(rt.nscheds);
 fail_global:
 	procq_destroy(&rt.global);
-fail_scheds:
-	free(rt.scheds);
-	rt.scheds = NULL;
+fail_topo:
+	topo_free(&rt.topo);
 	return err;
 }
 
 static void stop(void)
 {
+	topo_restore_host(&rt.topo);
 	fault_stop();
 	registry_clear();
-	for (unsigned i = 0; i < rt.nscheds; i++)
-		sched_fini(&rt.scheds[i]);
+	scheds_fini(rt.nscheds);
 	proc_table_stop();
 	procq_destroy(&rt.global);
-	free(rt.scheds);
-	rt.scheds = NULL;
-	rt.nscheds = 0;
+	topo_free(&rt.topo);
+}
+
+/* Bind the calling thread to s's core and run its loop. */
+static int run_sched(struct sched *s)
+{
+	static _Atomic bool warned;
+
+	if (topo_bind(&rt.topo, s->id) && !atomic_exchange(&warned, true))
+		fprintf(stderr,
+			"lwp: cannot bind scheduler %u to its core; "
+			"running unpinned\n",
+			s->id);
+	return sched_run(s);
+}
+
+static void *sched_thread(void *arg)
+{
+	return (void *)(intptr_t)run_sched(arg);
+}
+
+/* Make every scheduler but the first `skip` leave its loop, and join
+ * their threads. */
+static void end_threads(unsigned skip, unsigned launched)
+{
+	atomic_store(&rt.stop, true);
+	sched_kick_all();
+	for (unsigned i = skip; i < launched; i++)
+		pthread_join(rt.scheds[i].thread, NULL);
+}
+
+/* Start threads for schedulers first.. on. */
+static int launch(unsigned first)
+{
+	for (unsigned i = first; i < rt.nscheds; i++) {
+		struct sched *s = &rt.scheds[i];
+		if (pthread_create(&s->thread, NULL, sched_thread, s)) {
+			end_threads(first, i);
+			return LWP_ESYS;
+		}
+	}
+	return 0;
+}
+
+static void finish(void)
+{
+	atomic_store(&rt.state, RT_STOPPING);
+	wait_foreign_calls();
+	stop();
+	atomic_store(&rt.state, RT_STOPPED);
 }
 
 int lwp_main(const lwp_config *cfg, void (*fn)(void *), void *arg)
@@ -145,18 +245,56 @@ int lwp_main(const lwp_config *cfg, void (*fn)(void *), void *arg)
 		return LWP_EINVAL;
 	if (!atomic_compare_exchange_strong(&rt.state, &expected, RT_STARTING))
 		return LWP_ERUNNING;
-	err = start(cfg);
-	if (err)
-		goto out;
+	err = start(cfg, true);
+	if (err) {
+		atomic_store(&rt.state, RT_STOPPED);
+		return err;
+	}
 	atomic_store_explicit(&rt.state, RT_RUNNING, memory_order_release);
-	lwp_pid first = proc_spawn(fn, arg, rt.stack_size);
-	err = first < 0 ? (int)first : sched_run();
-	atomic_store(&rt.state, RT_STOPPING);
-	wait_foreign_calls();
-	stop();
-out:
+	lwp_pid first = proc_spawn(fn, arg, rt.stack_size, -1);
+	err = first < 0 ? (int)first : launch(1);
+	if (!err) {
+		/* The calling thread is scheduler 0. */
+		err = run_sched(&rt.scheds[0]);
+		end_threads(1, rt.nscheds);
+	}
+	finish();
+	return err;
+}
+
+int lwp_start(const lwp_config *cfg)
+{
+	int expected = RT_STOPPED;
+	int err;
+
+	if (!atomic_compare_exchange_strong(&rt.state, &expected, RT_STARTING))
+		return LWP_ERUNNING;
+	err = start(cfg, false);
+	if (!err) {
+		atomic_store_explicit(&rt.state, RT_RUNNING,
+				      memory_order_release);
+		err = launch(0);
+		if (!err)
+			return 0;
+		finish();
+		return err;
+	}
 	atomic_store(&rt.state, RT_STOPPED);
 	return err;
+}
+
+/* The host ends a runtime it started with lwp_start(). */
+static int stop_embedded(void)
+{
+	int expected = RT_RUNNING;
+
+	if (!atomic_compare_exchange_strong(&rt.state, &expected, RT_STOPPING))
+		return LWP_ENOTRUNNING;
+	end_threads(0, rt.nscheds);
+	wait_foreign_calls();
+	stop();
+	atomic_store(&rt.state, RT_STOPPED);
+	return 0;
 }
 
 int lwp_stop(void)
@@ -166,10 +304,26 @@ int lwp_stop(void)
 
 	if (err)
 		return err;
+	if (!s && !rt.until_empty) {
+		rt_leave(s); /* teardown waits for foreign calls */
+		return stop_embedded();
+	}
 	atomic_store(&rt.stop, true);
 	sched_kick_all();
 	rt_leave(s);
 	return 0;
+}
+
+unsigned lwp_scheduler_count(void)
+{
+	return rt_running() ? rt.nscheds : 0;
+}
+
+int lwp_scheduler_id(void)
+{
+	struct sched *s = sched_self();
+
+	return s && s->current ? (int)s->id : LWP_ENOTPROC;
 }
 
 size_t lwp_process_count(void)

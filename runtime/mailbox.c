@@ -29,13 +29,13 @@ static struct alloc_cache *msg_cache(void)
 	return s ? &s->msgs : NULL;
 }
 
-struct msg_hdr *msg_new(size_t size)
+struct msg_hdr *msg_new(struct sched *s, size_t size)
 {
 	struct msg_hdr *h;
 
 	if (size > LWP_MSG_MAX)
 		return NULL;
-	h = alloc_bytes(msg_cache(), msg_bytes(size));
+	h = alloc_bytes(s ? &s->msgs : NULL, msg_bytes(size));
 	if (h)
 		h->m.size = size;
 	return h;
@@ -58,15 +58,12 @@ bool mailbox_push(struct mailbox *mb, struct msg_hdr *h)
 	return old & INBOX_WAITING;
 }
 
-struct msg_hdr *mailbox_drain(struct mailbox *mb, lwp_pid self)
+struct msg_hdr *mailbox_drain_slow(struct mailbox *mb, lwp_pid self)
 {
 	uintptr_t word;
 	struct msg_hdr *lifo, *fifo = NULL, *tail = NULL;
 	long n = 0;
 
-	/* Cheap test first: the exchange would dirty a line senders use. */
-	if (!atomic_load_explicit(&mb->inbox, memory_order_relaxed))
-		return NULL;
 	word = atomic_exchange_explicit(&mb->inbox, 0, memory_order_acquire);
 	lifo = (struct msg_hdr *)word;
 	while (lifo) {

@@ -28,6 +28,8 @@
 #include "compiler.h"
 #include "lwp.h"
 
+struct sched;
+
 #define INBOX_WAITING ((uintptr_t)1)
 
 /* The runtime's header in front of every lwp_msg. */
@@ -49,8 +51,9 @@ static inline struct msg_hdr *msg_hdr_of(const lwp_msg *m)
 	return container_of(m, struct msg_hdr, m);
 }
 
-/* A message with room for size payload bytes, or NULL (LWP_ENOMEM). */
-must_check struct msg_hdr *msg_new(size_t size);
+/* A message with room for size payload bytes, or NULL (LWP_ENOMEM); from
+ * s's cache (s: the caller's scheduler, NULL on other threads). */
+must_check struct msg_hdr *msg_new(struct sched *s, size_t size);
 void msg_delete(struct msg_hdr *h);
 
 /*
@@ -59,12 +62,21 @@ void msg_delete(struct msg_hdr *h);
  */
 must_check bool mailbox_push(struct mailbox *mb, struct msg_hdr *h);
 
+struct msg_hdr *mailbox_drain_slow(struct mailbox *mb, lwp_pid self);
+
 /*
  * Owner: move every arrival into the save queue, dropping (freeing) those
  * sent to an earlier incarnation than `self`.  Returns the first message
  * appended, or NULL if nothing new arrived.
  */
-struct msg_hdr *mailbox_drain(struct mailbox *mb, lwp_pid self);
+static inline struct msg_hdr *mailbox_drain(struct mailbox *mb, lwp_pid self)
+{
+	/* A cheap test first, inline: the exchange would dirty a line
+	 * senders use, and an empty inbox is the common answer. */
+	if (!atomic_load_explicit(&mb->inbox, memory_order_relaxed))
+		return NULL;
+	return mailbox_drain_slow(mb, self);
+}
 
 /* Owner: unlink h, whose predecessor in the save queue is prev (or NULL). */
 void mailbox_unlink(struct mailbox *mb, struct msg_hdr *prev,

@@ -18,7 +18,7 @@
 
 lwp_msg *lwp_msg_alloc(size_t size)
 {
-	struct msg_hdr *h = msg_new(size);
+	struct msg_hdr *h = msg_new(sched_self(), size);
 
 	error_set(h ? LWP_OK : LWP_ENOMEM);
 	return h ? &h->m : NULL;
@@ -79,7 +79,7 @@ int lwp_send(lwp_pid to, uint64_t tag, const void *data, size_t size)
 	/* Look up first: a send to a dead pid should not cost a copy. */
 	err = proc_lookup(to, &dst);
 	if (!err) {
-		h = msg_new(size);
+		h = msg_new(s, size);
 		if (h) {
 			if (size)
 				memcpy(h->m.data, data, size);

@@ -225,11 +225,12 @@ size_t proc_live(void)
 	return atomic_load(&tab.live);
 }
 
-static void init_proc(struct proc *p, void (*fn)(void *), void *arg)
+static void init_proc(struct proc *p, void (*fn)(void *), void *arg, int home)
 {
 	p->fn = fn;
 	p->arg = arg;
 	p->after = AFTER_NONE;
+	p->home = home;
 	p->saved_errno = 0;
 	p->last_error = 0;
 	p->mbox.first = p->mbox.last = NULL;
@@ -238,7 +239,7 @@ static void init_proc(struct proc *p, void (*fn)(void *), void *arg)
 	sched_make(p);
 }
 
-lwp_pid proc_spawn(void (*fn)(void *), void *arg, size_t stack_size)
+lwp_pid proc_spawn(void (*fn)(void *), void *arg, size_t stack_size, int home)
 {
 	struct sched *s = sched_self();
 	struct proc *p;
@@ -257,11 +258,11 @@ lwp_pid proc_spawn(void (*fn)(void *), void *arg, size_t stack_size)
 	err = stack_get(s ? &s->stacks : NULL, stack_size, &p->stack);
 	if (err)
 		goto fail_slot;
-	init_proc(p, fn, arg);
+	init_proc(p, fn, arg, home);
 	pid = (lwp_pid)((uint64_t)p->gen << 32 | idx);
 	/* Release: publishes the initialised block to senders (lookup). */
 	atomic_store_explicit(&p->pid, pid, memory_order_release);
-	sched_ready(s, p);
+	sched_ready_new(s, p);
 	return pid;
 
 fail_slot:
@@ -274,13 +275,16 @@ fail_live:
 _Noreturn void proc_exit(struct proc *p, int reason)
 {
 	(void)reason; /* exit signals and reports: links and monitors */
+	/* Counted out before the pid dies: whoever sees the pid dead may
+	 * spawn in its place at once, from any scheduler, and must not find
+	 * the limit still full. */
+	atomic_fetch_sub(&tab.live, 1);
 	/* seq_cst: ordered before the load of p->name, against register's
 	 * store of the name and re-check of the pid (registry.c). */
 	atomic_store(&p->pid, LWP_NOPID);
 	if (atomic_load(&p->name))
 		registry_release(p);
 	mailbox_clear(&p->mbox);
-	atomic_fetch_sub(&tab.live, 1);
 	sched_exit(p);
 }
 
@@ -299,6 +303,7 @@ void proc_reap(struct proc *p)
 lwp_pid lwp_spawn_opt(void (*fn)(void *), void *arg, const lwp_spawn_opts *opts)
 {
 	size_t size = rt.stack_size;
+	int home = -1;
 
 	if (!fn)
 		return LWP_EINVAL;
@@ -311,7 +316,15 @@ lwp_pid lwp_spawn_opt(void (*fn)(void *), void *arg, const lwp_spawn_opts *opts)
 	int err = rt_enter(s);
 	if (err)
 		return err;
-	lwp_pid pid = proc_spawn(fn, arg, size);
+	if (opts && opts->scheduler) {
+		/* Checked inside the bracket: nscheds is the running one's. */
+		if (opts->scheduler > rt.nscheds) {
+			rt_leave(s);
+			return LWP_EINVAL;
+		}
+		home = (int)opts->scheduler - 1;
+	}
+	lwp_pid pid = proc_spawn(fn, arg, size, home);
 	rt_leave(s);
 	if (s && s->current && pid > 0)
 		sched_charge(s, s->current);

@@ -40,6 +40,7 @@ struct proc {
 	cacheline_aligned arch_ctx ctx;
 	struct proc *next; /* run queue link */
 	enum proc_after after;
+	int home; /* the scheduler it is pinned to, or -1 */
 	int saved_errno;
 	int last_error;
 	uint32_t gen;
@@ -74,8 +75,9 @@ void proc_table_stop(void);
  */
 must_check int proc_lookup(lwp_pid pid, struct proc **out);
 
-/* Create a process (runnable) and return its pid or a negative error. */
-lwp_pid proc_spawn(void (*fn)(void *), void *arg, size_t stack_size);
+/* Create a process (runnable) and return its pid or a negative error.
+ * home: the scheduler to pin it to, or -1. */
+lwp_pid proc_spawn(void (*fn)(void *), void *arg, size_t stack_size, int home);
 
 /* End p (the caller); never returns. */
 _Noreturn void proc_exit(struct proc *p, int reason);

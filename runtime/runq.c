@@ -2,8 +2,8 @@
  * runq.c - see runq.h.
  *
  * Memory orderings of the ring (the invariant: slots [head, tail) hold
- * runnable processes, and a slot is rewritten by the owner only after head
- * has moved past it):
+ * runnable processes, each in exactly one slot, and a slot is rewritten by
+ * the owner only after head has moved past it):
  *  - the owner writes a slot, then publishes it with a release store of
  *    tail; a consumer's acquire load of tail therefore sees the slot;
  *  - consumers read head with acquire and commit with a release CAS on
@@ -11,7 +11,10 @@
  *    consumer's read of the slot before the owner's reuse of it;
  *  - slots are atomic (relaxed) because a consumer that loses its CAS may
  *    have read a slot the owner is rewriting: the value is discarded, but
- *    plain accesses would be a data race.
+ *    plain accesses would be a data race;
+ *  - a thief copies what it steals into free slots of its own ring before
+ *    its CAS; they are past its tail, so no one else reads them until it
+ *    publishes them with a release store of its tail.
  */
 #include "runq.h"
 
@@ -24,14 +27,10 @@ void runq_init(struct runq *q)
 	atomic_init(&q->tail, 0);
 	for (unsigned i = 0; i < RUNQ_SIZE; i++)
 		atomic_init(&q->slots[i], NULL);
-}
-
-uint32_t runq_size(struct runq *q)
-{
-	uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
-	uint32_t t = atomic_load_explicit(&q->tail, memory_order_acquire);
-
-	return t - h;
+	q->first = q->last = NULL;
+	q->lifo = NULL;
+	q->nlifo = 0;
+	q->ring_turn = false;
 }
 
 /* Move half of a full ring plus p to the overflow queue.  False if a
@@ -80,13 +79,13 @@ void runq_push(struct runq *q, struct proc *p, struct procq *overflow)
 	}
 }
 
-struct proc *runq_pop(struct runq *q)
+static struct proc *ring_pop(struct runq *q)
 {
 	for (;;) {
 		uint32_t h =
 			atomic_load_explicit(&q->head, memory_order_acquire);
 		uint32_t t =
-			atomic_load_explicit(&q->tail, memory_order_acquire);
+			atomic_load_explicit(&q->tail, memory_order_relaxed);
 		if (t == h)
 			return NULL;
 		struct proc *p = atomic_load_explicit(&q->slots[h % RUNQ_SIZE],
@@ -96,6 +95,105 @@ struct proc *runq_pop(struct runq *q)
 							  memory_order_relaxed))
 			return p;
 	}
+}
+
+/* The ring's head, or, if thieves emptied the ring meanwhile, the private
+ * list's. */
+struct proc *runq_pop_ring(struct runq *q)
+{
+	struct proc *p = ring_pop(q);
+
+	if (!p && q->first)
+		p = runq_pop_private(q);
+	return p;
+}
+
+/* Copy about half of victim's ring into thief's free slots from thief_tail
+ * on and commit by moving victim's head.  Returns how many. */
+static uint32_t grab(struct runq *victim, struct runq *thief,
+		     uint32_t thief_tail)
+{
+	for (;;) {
+		uint32_t h = atomic_load_explicit(&victim->head,
+						  memory_order_acquire);
+		uint32_t t = atomic_load_explicit(&victim->tail,
+						  memory_order_acquire);
+		uint32_t n = t - h;
+
+		n -= n / 2;
+		if (n == 0)
+			return 0;
+		if (n > RUNQ_SIZE / 2) /* head and tail read far apart */
+			continue;
+		for (uint32_t i = 0; i < n; i++) {
+			struct proc *p = atomic_load_explicit(
+				&victim->slots[(h + i) % RUNQ_SIZE],
+				memory_order_relaxed);
+			atomic_store_explicit(
+				&thief->slots[(thief_tail + i) % RUNQ_SIZE], p,
+				memory_order_relaxed);
+		}
+		/* Release: victim's owner reuses the slots only after its
+		 * acquire load of head sees this, so after our reads. */
+		if (atomic_compare_exchange_strong_explicit(
+			    &victim->head, &h, h + n, memory_order_release,
+			    memory_order_relaxed))
+			return n;
+	}
+}
+
+struct proc *runq_steal(struct runq *thief, struct runq *victim)
+{
+	uint32_t t = atomic_load_explicit(&thief->tail, memory_order_relaxed);
+	uint32_t n = grab(victim, thief, t);
+
+	if (n == 0)
+		return NULL;
+	/* Run the newest stolen; publish the rest (the slots written in
+	 * grab) with a release store of tail, as runq_push does. */
+	struct proc *p = atomic_load_explicit(
+		&thief->slots[(t + n - 1) % RUNQ_SIZE], memory_order_relaxed);
+	if (n > 1)
+		atomic_store_explicit(&thief->tail, t + n - 1,
+				      memory_order_release);
+	return p;
+}
+
+/*
+ * The remote list: a Treiber stack whose only consumer takes all of it.
+ * No ABA: nodes are never popped one by one, so a pusher's expected top can
+ * only have been replaced, never removed and pushed again under it.
+ */
+bool runq_remote_push(struct runq_remote *r, struct proc *p)
+{
+	struct proc *old = atomic_load_explicit(&r->top, memory_order_relaxed);
+
+	/* seq_cst: the push is the store half of a Dekker pair with the
+	 * home scheduler's announcement that it parks (sched.c): either it
+	 * sees this process, or we see it parked and wake it. */
+	do
+		p->next = old;
+	while (!atomic_compare_exchange_weak_explicit(
+		&r->top, &old, p, memory_order_seq_cst, memory_order_relaxed));
+	return !old;
+}
+
+struct proc *runq_remote_take(struct runq_remote *r)
+{
+	struct proc *lifo, *fifo = NULL;
+
+	if (runq_remote_empty(r))
+		return NULL;
+	/* Acquire: pairs with the pushers' CAS, so the processes' state is
+	 * visible here. */
+	lifo = atomic_exchange_explicit(&r->top, NULL, memory_order_acquire);
+	while (lifo) {
+		struct proc *p = lifo;
+		lifo = p->next;
+		p->next = fifo;
+		fifo = p;
+	}
+	return fifo;
 }
 
 int procq_init(struct procq *q)

@@ -1,11 +1,29 @@
 /*
  * runq.h - run queues.
  *
- * struct runq is a scheduler's local queue: a bounded FIFO ring in the
- * style of Go's runq.  Only the owner pushes (at tail); the owner pops and,
- * later, thieves steal at head, each committing with a CAS on head.  When
- * the ring is full the owner moves half of it to the global queue in one
- * batch, so a spawn storm costs one lock round trip per RUNQ_SIZE/2 spawns.
+ * struct runq is a scheduler's local queue, in two parts:
+ *  - the ring: a bounded FIFO in the style of Go's runq.  Only the owner
+ *    pushes (at tail); the owner pops and thieves steal (half at a time) at
+ *    head, each committing with a CAS on head.  When the ring is full the
+ *    owner moves half of it to an overflow queue in one batch.
+ *  - the private list: a FIFO that only the owner touches, so pushing to it
+ *    and popping from it costs no atomic instruction.  It holds what must not
+ *    be stolen (pinned processes) and, while no scheduler is idle and so no
+ *    thief could take them anyway, processes that yield: a yield then costs
+ *    a switch and two plain list operations, not a CAS.
+ *  - the spawn stack: new processes, while no scheduler is idle, newest
+ *    first and at most RUNQ_LIFO of them.  Running the newest child first
+ *    makes a tree of spawns (fork/join) run depth first, as Cilk's
+ *    work-first order does: the processes alive at once, and the fresh
+ *    stack pages they touch, grow with the tree's depth instead of its
+ *    width.  Older work is not starved: the scheduler's poll (every few
+ *    dozen picks) takes from the FIFO parts first.
+ * Pops take the spawn stack first, then alternate between the ring and
+ * the private list while both hold work, so neither starves the other.
+ *
+ * struct runq_remote is a lock-free LIFO of processes made runnable by other
+ * threads for a pinned process's home scheduler, which takes them all at
+ * once.
  *
  * struct procq is a locked list: the global queue (overflow, and processes
  * made runnable by threads that are not schedulers).
@@ -18,15 +36,26 @@
 #include <stdint.h>
 
 #include "compiler.h"
-
-struct proc;
+#include "proc.h"
 
 #define RUNQ_SIZE 256u
+#define RUNQ_LIFO 128u
 
 struct runq {
+	/* Shared with thieves. */
 	_Atomic uint32_t head; /* next to pop; CAS by owner and thieves */
 	_Atomic uint32_t tail; /* next free slot; written by the owner only */
 	struct proc *_Atomic slots[RUNQ_SIZE];
+	/* Owner only. */
+	cacheline_aligned struct proc *first; /* private list */
+	struct proc *last;
+	struct proc *lifo; /* spawn stack */
+	unsigned nlifo;
+	bool ring_turn; /* pop from the ring next, if both hold work */
+};
+
+struct runq_remote {
+	struct proc *_Atomic top;
 };
 
 struct procq {
@@ -37,11 +66,98 @@ struct procq {
 };
 
 void runq_init(struct runq *q);
-/* Owner: append p; on overflow, half the ring and p go to `overflow`. */
+/* Owner: append p to the ring; on overflow, half the ring and p go to
+ * `overflow`. */
 void runq_push(struct runq *q, struct proc *p, struct procq *overflow);
-/* Owner: the oldest process, or NULL. */
-struct proc *runq_pop(struct runq *q);
-uint32_t runq_size(struct runq *q);
+/* Owner: pop the ring's head (a CAS against thieves), or NULL. */
+struct proc *runq_pop_ring(struct runq *q);
+
+/* Any thread: a cheap look at whether the ring holds anything.  Relaxed:
+ * a hint for thieves and for the owner's choice of part; the pops that act
+ * on it re-read with the orderings of runq.c. */
+static inline bool runq_ring_empty(const struct runq *q)
+{
+	return atomic_load_explicit(&q->head, memory_order_relaxed) ==
+	       atomic_load_explicit(&q->tail, memory_order_relaxed);
+}
+
+/* Owner: is there nothing to pop? */
+static inline bool runq_empty(const struct runq *q)
+{
+	return !q->lifo && !q->first && runq_ring_empty(q);
+}
+
+/* Owner: the private list's head (there must be one). */
+static inline struct proc *runq_pop_private(struct runq *q)
+{
+	struct proc *p = q->first;
+
+	q->first = p->next;
+	if (!q->first)
+		q->last = NULL;
+	return p;
+}
+
+/* Owner: the next process from the FIFO parts, or NULL.  Pops alternate
+ * between the private list and the ring while both hold work. */
+static inline struct proc *runq_pop_fifo(struct runq *q)
+{
+	if (q->first && (!q->ring_turn || runq_ring_empty(q))) {
+		q->ring_turn = true;
+		return runq_pop_private(q);
+	}
+	q->ring_turn = false;
+	return runq_pop_ring(q);
+}
+
+/* Owner: the next process, or NULL. */
+static inline struct proc *runq_pop(struct runq *q)
+{
+	struct proc *p = q->lifo;
+
+	if (p) {
+		q->lifo = p->next;
+		q->nlifo--;
+		return p;
+	}
+	return runq_pop_fifo(q);
+}
+
+/* Owner: push a new process on the spawn stack; false if it is full. */
+static inline bool runq_push_lifo(struct runq *q, struct proc *p)
+{
+	if (q->nlifo == RUNQ_LIFO)
+		return false;
+	p->next = q->lifo;
+	q->lifo = p;
+	q->nlifo++;
+	return true;
+}
+
+/* Owner: append p to the private list. */
+static inline void runq_push_private(struct runq *q, struct proc *p)
+{
+	p->next = NULL;
+	if (q->last)
+		q->last->next = p;
+	else
+		q->first = p;
+	q->last = p;
+}
+/*
+ * Thief: move about half of victim's ring into thief's (which must be
+ * empty) and return one of the stolen processes to run, or NULL.
+ */
+struct proc *runq_steal(struct runq *thief, struct runq *victim);
+
+/* Any thread: add p.  True if the list was empty. */
+bool runq_remote_push(struct runq_remote *r, struct proc *p);
+/* Owner: take everything pushed, oldest first (linked through ->next). */
+struct proc *runq_remote_take(struct runq_remote *r);
+static inline bool runq_remote_empty(const struct runq_remote *r)
+{
+	return !atomic_load_explicit(&r->top, memory_order_relaxed);
+}
 
 must_check int procq_init(struct procq *q);
 void procq_destroy(struct procq *q);

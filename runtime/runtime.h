@@ -8,6 +8,7 @@
 
 #include "compiler.h"
 #include "runq.h"
+#include "topo.h"
 
 struct sched;
 
@@ -20,13 +21,19 @@ enum rt_state {
 
 struct runtime {
 	_Atomic int state; /* enum rt_state */
-	_Atomic bool stop; /* lwp_stop() asked */
+	_Atomic bool stop; /* lwp_stop() asked, or lwp_main's work is done */
+	bool until_empty;  /* lwp_main: stop when no process is left */
 	unsigned nscheds;
 	struct sched *scheds;
+	struct topo topo;    /* placement of the schedulers */
 	struct procq global; /* overflow and foreign wakeups */
 	size_t stack_size;   /* default stack */
 	uint32_t max_procs;
 	_Atomic long foreign; /* calls from non-scheduler threads in flight */
+	/* Idle schedulers (sched.c): looking for work or asleep, and of
+	 * those, looking.  Written only when schedulers go idle or wake. */
+	cacheline_aligned _Atomic int nidle;
+	_Atomic int nspinning;
 };
 
 extern struct runtime rt;

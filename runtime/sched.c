@@ -11,8 +11,10 @@
 
 #include "fault.h"
 #include "runtime.h"
+#include "steal.h"
 
 #if LWP_ASAN
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 #if LWP_TSAN
@@ -22,6 +24,11 @@
 /* How often (in picks) the loop looks at timers and the global queue even
  * while local work remains, so neither starves. */
 #define SCHED_POLL_EVERY 61
+
+/* How long an idle scheduler looks for work before it sleeps: long enough
+ * to catch a reply to a message it just sent across (a few microseconds),
+ * short enough that an idle program costs nothing measurable. */
+#define SCHED_SPIN_NS 50000
 
 /* initial-exec: the fault handler reads it, and must not allocate TLS. */
 static __thread struct sched *this_sched
@@ -109,34 +116,75 @@ static void *ctx_switch(struct sched *s, arch_ctx *from, struct proc *to,
 
 /* ---- picking the next process ------------------------------------------ */
 
-static void refill_from_global(struct sched *s)
+/* Pinned processes made runnable elsewhere: the first to run, the rest to
+ * the private list (they must not be stolen). */
+static struct proc *take_remote(struct sched *s)
 {
-	struct proc *p = procq_pop(&rt.global, RUNQ_SIZE / 2);
+	struct proc *p = runq_remote_take(&s->remote);
 
-	while (p) {
-		struct proc *next = p->next;
-		runq_push(&s->runq, p, &rt.global);
-		p = next;
-	}
+	if (p)
+		for (struct proc *x = p->next, *next; x; x = next) {
+			next = x->next;
+			runq_push_private(&s->runq, x);
+		}
+	return p;
 }
 
-/* The next process to run, or NULL if there is none (or the runtime is
- * stopping).  A process picked from runnext inherits the current budget,
- * so two processes waking each other cannot starve the queue. */
-static struct proc *pick(struct sched *s)
+/* A batch from the global queue: the first to run, the rest to the ring. */
+static struct proc *take_global(struct sched *s)
 {
 	struct proc *p;
 
+	if (procq_empty(&rt.global))
+		return NULL;
+	p = procq_pop(&rt.global, RUNQ_SIZE / 2);
+	if (p)
+		for (struct proc *x = p->next, *next; x; x = next) {
+			next = x->next;
+			runq_push(&s->runq, x, &rt.global);
+		}
+	return p;
+}
+
+/* Every SCHED_POLL_EVERY picks: timers, then work queued elsewhere for
+ * this scheduler, then the oldest local work, so none of them starves
+ * behind a busy spawn stack or local queue. */
+static struct proc *poll(struct sched *s)
+{
+	struct proc *p;
+
+	/* Not fired here: a process that armed its wait's timer may be
+	 * switching out through this pick, not yet blocked, and a timer that
+	 * fired now would find nothing to wake.  The next context fires them,
+	 * once the switch is finished (finish_switch). */
+	s->timers_due = load_relaxed(&s->timers.count) != 0;
+	p = take_remote(s);
+	if (!p && !procq_empty(&rt.global)) {
+		p = procq_pop(&rt.global, 1);
+		if (p)
+			p->next = NULL;
+	}
+	if (!p) /* the spawn stack's turn comes often enough */
+		p = runq_pop_fifo(&s->runq);
+	return p;
+}
+
+/* The next process to run, or NULL if there is none here (or the runtime
+ * is stopping).  A process picked from runnext inherits the current budget,
+ * so two processes waking each other cannot starve the queue. */
+static noinline struct proc *pick_slow(struct sched *s)
+{
+	bool poll_due = s->poll_in == 0;
+	struct proc *p;
+
+	if (poll_due)
+		s->poll_in = SCHED_POLL_EVERY;
 	if (unlikely(load_relaxed(&rt.stop)))
 		return NULL;
-	if (unlikely(++s->tick % SCHED_POLL_EVERY == 0)) {
-		if (load_relaxed(&s->timers.count))
-			timer_run(&s->timers, timer_now());
-		if (!procq_empty(&rt.global)) {
-			p = procq_pop(&rt.global, 1);
-			if (p)
-				goto fresh;
-		}
+	if (poll_due) {
+		p = poll(s);
+		if (p)
+			goto fresh;
 	}
 	if (s->runnext && s->budget > 0) {
 		p = s->runnext;
@@ -144,10 +192,10 @@ static struct proc *pick(struct sched *s)
 		return p;
 	}
 	p = runq_pop(&s->runq);
-	if (!p) {
-		refill_from_global(s);
-		p = runq_pop(&s->runq);
-	}
+	if (!p)
+		p = take_remote(s);
+	if (!p)
+		p = take_global(s);
 	if (!p) { /* a spent budget skipped runnext */
 		p = s->runnext;
 		s->runnext = NULL;
@@ -159,82 +207,325 @@ fresh:
 	return p;
 }
 
-/* ---- making processes runnable ------------------------------------------ */
+/* pick_slow's two commonest answers, inline on the yield and receive
+ * paths: the process just woken, or the private list's head. */
+static always_inline struct proc *pick(struct sched *s)
+{
+	struct runq *q = &s->runq;
+	struct proc *p;
+
+	if (unlikely(--s->poll_in == 0 || load_relaxed(&rt.stop)))
+		return pick_slow(s);
+	if (s->runnext && s->budget > 0) {
+		p = s->runnext;
+		s->runnext = NULL;
+		return p;
+	}
+	if (!q->lifo && q->first && (!q->ring_turn || runq_ring_empty(q))) {
+		q->ring_turn = true;
+		s->budget = SCHED_BUDGET;
+		return runq_pop_private(q);
+	}
+	return pick_slow(s);
+}
+
+/* ---- idle schedulers: spinning, parking, waking ------------------------- */
+
+static void futex_wake(_Atomic int *word)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* Wake s if it sleeps, handing it `state` (PARK_AWAKE, or PARK_WOKEN with a
+ * spinner's place in rt.nspinning).  False if it was not asleep. */
+static bool unpark(struct sched *s, int state)
+{
+	int sleeping = PARK_SLEEPING;
+
+	if (atomic_load(&s->park) != PARK_SLEEPING ||
+	    !atomic_compare_exchange_strong(&s->park, &sleeping, state))
+		return false;
+	futex_wake(&s->park);
+	return true;
+}
 
 void sched_kick_all(void)
 {
-	for (unsigned i = 0; i < rt.nscheds; i++) {
-		struct sched *s = &rt.scheds[i];
-		/* seq_cst, pairing with the parker's seq_cst store of parked
-		 * and re-check of the queues (Dekker): either it sees our
-		 * work, or we see it parked. */
-		if (atomic_load(&s->parked) && atomic_exchange(&s->parked, 0))
-			syscall(SYS_futex, &s->parked, FUTEX_WAKE_PRIVATE, 1,
-				NULL, NULL, 0);
+	for (unsigned i = 0; i < rt.nscheds; i++)
+		unpark(&rt.scheds[i], PARK_AWAKE);
+}
+
+/* Wake one sleeping scheduler, the nearest to `near` (NULL: any), to look
+ * for work, unless one is looking already (Go's wakep).  The caller has
+ * published the work with a seq_cst operation, or needs no guarantee (work
+ * in its own queue, which it runs itself if no one steals it). */
+static void wake_spinner(struct sched *near)
+{
+	int zero = 0;
+
+	if (!atomic_load(&rt.nidle) || atomic_load(&rt.nspinning) ||
+	    !atomic_compare_exchange_strong(&rt.nspinning, &zero, 1))
+		return;
+	/* We hold a spinner's place; hand it to the one we wake. */
+	if (near) {
+		const struct topo_sched *pl = near->place;
+		for (unsigned i = 0; i < pl->norder; i++)
+			if (unpark(&rt.scheds[pl->order[i]], PARK_WOKEN))
+				return;
+	} else {
+		for (unsigned i = 0; i < rt.nscheds; i++)
+			if (unpark(&rt.scheds[i], PARK_WOKEN))
+				return;
 	}
+	atomic_fetch_sub(&rt.nspinning, 1);
+}
+
+static bool should_end(void)
+{
+	return atomic_load(&rt.stop) || (rt.until_empty && proc_live() == 0);
+}
+
+/* Anything for s to do other than running processes? */
+static bool idle_interrupted(struct sched *s)
+{
+	return should_end() || timer_next(&s->timers) <= timer_now();
+}
+
+/* One look at every place work for s may be. */
+static struct proc *find_work(struct sched *s)
+{
+	struct proc *p = take_remote(s);
+
+	if (!p)
+		p = take_global(s);
+	if (!p && rt.nscheds > 1)
+		p = steal_work(s);
+	return p;
+}
+
+/* Look for work for a while (SCHED_SPIN_NS), as one of rt.nspinning. */
+static struct proc *spin(struct sched *s)
+{
+	int64_t until = timer_now() + SCHED_SPIN_NS;
+
+	do {
+		for (int i = 0; i < 32; i++) {
+			struct proc *p = find_work(s);
+			if (p)
+				return p;
+			cpu_relax();
+		}
+		if (idle_interrupted(s))
+			return NULL;
+	} while (timer_now() < until);
+	return NULL;
+}
+
+static void park_wait(struct sched *s)
+{
+	int64_t next = timer_next(&s->timers);
+	struct timespec ts, *tmo = NULL;
+
+	if (next != TIMER_NEVER) {
+		int64_t d = next - timer_now();
+		if (d <= 0)
+			return;
+		ts.tv_sec = d / 1000000000;
+		ts.tv_nsec = d % 1000000000;
+		tmo = &ts;
+	}
+	syscall(SYS_futex, &s->park, FUTEX_WAIT_PRIVATE, PARK_SLEEPING, tmo,
+		NULL, 0);
+}
+
+/*
+ * Leave the spinners and sleep until woken or the next timer is due.  The
+ * order is what makes wakeups reliable (Dekker, all seq_cst): announce
+ * PARK_SLEEPING, leave rt.nspinning, then look everywhere once more.  A
+ * waker publishes its work, then reads nspinning and park: either it sees
+ * us asleep (and wakes us) or still spinning (and we see its work).
+ * Returns true if woken as a spinner (counted in nspinning again); *out is
+ * any work found on the way.
+ */
+static bool park(struct sched *s, struct proc **out)
+{
+	atomic_store(&s->park, PARK_SLEEPING);
+	atomic_fetch_sub(&rt.nspinning, 1);
+	*out = find_work(s);
+	if (!*out && !idle_interrupted(s))
+		park_wait(s);
+	return atomic_exchange(&s->park, PARK_AWAKE) == PARK_WOKEN;
+}
+
+/* The last spinner to find work wakes another, in case there is more
+ * (Go's resetspinning). */
+static void stop_spinning(struct sched *s, struct proc *found)
+{
+	if (atomic_fetch_sub(&rt.nspinning, 1) == 1 && found)
+		wake_spinner(s);
+}
+
+/* Nothing runnable here: spin, steal, park.  Returns work, or NULL when
+ * the loop should look at timers and stop requests. */
+static struct proc *idle(struct sched *s)
+{
+	struct proc *p;
+
+	atomic_fetch_add(&rt.nidle, 1);
+	atomic_fetch_add(&rt.nspinning, 1);
+	for (;;) {
+		p = spin(s);
+		if (p || idle_interrupted(s))
+			break;
+		if (!park(s, &p)) {
+			atomic_fetch_sub(&rt.nidle, 1);
+			return p;
+		}
+		if (p)
+			break;
+	}
+	atomic_fetch_sub(&rt.nidle, 1);
+	stop_spinning(s, p);
+	return p;
+}
+
+/* ---- making processes runnable ------------------------------------------ */
+
+/* p is pinned to another scheduler (or the caller is not a scheduler):
+ * queue it at home, and wake home if it sleeps. */
+static void ready_remote(struct proc *p)
+{
+	struct sched *home = &rt.scheds[p->home];
+
+	runq_remote_push(&home->remote, p); /* seq_cst: see park() */
+	unpark(home, PARK_AWAKE);
 }
 
 static void ready_foreign(struct proc *p)
 {
-	procq_push(&rt.global, p, p, 1);
-	sched_kick_all();
+	procq_push(&rt.global, p, p, 1); /* seq_cst: see park() */
+	wake_spinner(NULL);
+}
+
+/* p may run anywhere: let idle schedulers steal it. */
+static void ready_shared(struct sched *s, struct proc *p)
+{
+	runq_push(&s->runq, p, &rt.global);
+	wake_spinner(s);
+}
+
+/* Back into s's queue after running on s.  Kept private, where taking it
+ * back costs no atomic instruction, unless a thief could use it. */
+static void requeue(struct sched *s, struct proc *p)
+{
+	if (p->home >= 0 || !load_relaxed(&rt.nidle))
+		runq_push_private(&s->runq, p);
+	else
+		ready_shared(s, p);
+}
+
+/* Not to be run on s: NULL s (a foreign thread) or pinned elsewhere. */
+static bool ready_elsewhere(struct sched *s, struct proc *p)
+{
+	if (p->home >= 0 && (!s || (int)s->id != p->home)) {
+		ready_remote(p);
+		return true;
+	}
+	if (!s) {
+		ready_foreign(p);
+		return true;
+	}
+	return false;
 }
 
 void sched_ready_next(struct sched *s, struct proc *p)
 {
-	if (!s)
-		return ready_foreign(p);
+	if (ready_elsewhere(s, p))
+		return;
 	if (s->runnext)
-		runq_push(&s->runq, s->runnext, &rt.global);
+		requeue(s, s->runnext);
 	s->runnext = p;
 }
 
 void sched_ready(struct sched *s, struct proc *p)
 {
-	if (!s)
-		return ready_foreign(p);
-	runq_push(&s->runq, p, &rt.global);
+	if (ready_elsewhere(s, p))
+		return;
+	if (p->home >= 0)
+		runq_push_private(&s->runq, p);
+	else
+		ready_shared(s, p);
+}
+
+void sched_ready_new(struct sched *s, struct proc *p)
+{
+	if (ready_elsewhere(s, p))
+		return;
+	if ((p->home < 0 && load_relaxed(&rt.nidle)) ||
+	    !runq_push_lifo(&s->runq, p))
+		sched_ready(s, p);
 }
 
 /* ---- switching ---------------------------------------------------------- */
 
-/* Run on the context we switched to: finish what `prev` asked for. */
-static void finish_switch(struct sched *s, struct proc *prev)
+/* finish_switch's rarer cases. */
+static noinline void finish_rare(struct sched *s, struct proc *prev)
 {
-	if (!prev)
-		return;
 	switch (prev->after) {
-	case AFTER_YIELD:
-		runq_push(&s->runq, prev, &rt.global);
-		break;
 	case AFTER_EXPIRE:
 		/* Like Go's Gosched: older work that overflowed to the
 		 * global queue runs first.  Otherwise a process that spawns
 		 * in a loop always finds its children in the global queue
 		 * behind it, and they pile up there unrun. */
-		if (procq_empty(&rt.global))
-			runq_push(&s->runq, prev, &rt.global);
+		if (prev->home >= 0 || procq_empty(&rt.global))
+			requeue(s, prev);
 		else
 			procq_push(&rt.global, prev, prev, 1);
 		break;
-	case AFTER_BLOCK:
-		if (!mailbox_block(&prev->mbox))
-			runq_push(&s->runq, prev, &rt.global);
-		break;
 	case AFTER_EXIT:
 		proc_reap(prev);
+		if (rt.until_empty && proc_live() == 0)
+			sched_kick_all();
 		break;
-	case AFTER_NONE:
+	default:
 		break;
 	}
 }
 
-/* The caller, p, running on s, gives up the processor; `after` says what
- * becomes of it.  Returns when p runs again. */
-static void switch_out(struct sched *s, struct proc *p, enum proc_after after)
+static noinline void fire_due_timers(struct sched *s)
 {
-	struct proc *next = pick(s);
+	s->timers_due = false;
+	timer_run(&s->timers, timer_now());
+}
 
+/* What the process that switched out asked for. */
+static always_inline void finish_prev(struct sched *s, struct proc *prev)
+{
+	if (prev->after == AFTER_YIELD)
+		requeue(s, prev);
+	else if (prev->after == AFTER_BLOCK) {
+		if (!mailbox_block(&prev->mbox))
+			requeue(s, prev);
+	} else {
+		finish_rare(s, prev);
+	}
+}
+
+/* Run on the context we switched to: finish what `prev` asked for, then
+ * fire the timers a poll found (see poll()). */
+static always_inline void finish_switch(struct sched *s, struct proc *prev)
+{
+	if (prev)
+		finish_prev(s, prev);
+	if (unlikely(s->timers_due))
+		fire_due_timers(s);
+}
+
+/* The caller, p, running on s, switches to next (NULL: the loop); `after`
+ * says what becomes of p.  Returns when p runs again. */
+static void switch_to(struct sched *s, struct proc *p, struct proc *next,
+		      enum proc_after after)
+{
 	p->after = after;
 	s->current = next;
 	errno_save(s, p);
@@ -244,6 +535,11 @@ static void switch_out(struct sched *s, struct proc *p, enum proc_after after)
 	s = sched_self();
 	finish_switch(s, prev);
 	errno_restore(s, p);
+}
+
+static void switch_out(struct sched *s, struct proc *p, enum proc_after after)
+{
+	switch_to(s, p, pick(s), after);
 }
 
 void sched_enter(void *prev)
@@ -267,10 +563,16 @@ void sched_make(struct proc *p)
 	 * them by slot, within the top page (idle processes touch one). */
 	char *top = (char *)stack_top(&p->stack) - (p->index % 16) * 64;
 
+#if LWP_ASAN
+	/* A reused stack still carries the redzones its last process's
+	 * frames poisoned: that process left them by switching away for
+	 * good, never returning through them. */
+	__asan_unpoison_memory_region(p->stack.lo, p->stack.size);
+#endif
 	arch_make(&p->ctx, top, sched_enter);
 }
 
-/* Fire due timers now, not only at the next pick: a process that keeps
+/* Fire due timers now, not only at the next poll: a process that keeps
  * yielding with nothing else queued would otherwise starve a sleeper. */
 static void run_due_timers(struct sched *s)
 {
@@ -278,26 +580,31 @@ static void run_due_timers(struct sched *s)
 		timer_run(&s->timers, timer_now());
 }
 
-void sched_relinquish(struct sched *s, struct proc *p)
+/* The caller, p, running on s, gives up the processor but stays runnable. */
+static void relinquish(struct sched *s, struct proc *p)
 {
-	run_due_timers(s);
-	/* Nothing else to run: carry on without a switch. */
-	if (!s->runnext && runq_size(&s->runq) == 0 &&
-	    procq_empty(&rt.global) && !load_relaxed(&rt.stop))
-		return;
-	switch_out(s, p, AFTER_YIELD);
+	struct proc *next = pick(s);
+
+	if (!next && !load_relaxed(&rt.stop)) {
+		run_due_timers(s);
+		next = pick(s);
+		if (!next) /* nothing else to run: carry on */
+			return;
+	}
+	switch_to(s, p, next, AFTER_YIELD);
 }
 
 void sched_budget_spent(struct sched *s, struct proc *p)
 {
 	/* Give the queue a turn: what we woke goes behind it. */
 	if (s->runnext) {
-		runq_push(&s->runq, s->runnext, &rt.global);
+		requeue(s, s->runnext);
 		s->runnext = NULL;
 	}
 	s->budget = SCHED_BUDGET;
 	run_due_timers(s);
-	if (s->runnext || runq_size(&s->runq) || !procq_empty(&rt.global))
+	if (!runq_empty(&s->runq) || !runq_remote_empty(&s->remote) ||
+	    !procq_empty(&rt.global))
 		switch_out(s, p, AFTER_EXPIRE);
 }
 
@@ -323,7 +630,8 @@ int sched_block(struct proc *p, int64_t deadline)
 			return err;
 	}
 	switch_out(s, p, AFTER_BLOCK);
-	timer_cancel(&p->timer);
+	if (deadline != TIMER_NEVER)
+		timer_cancel(&p->timer);
 	return 0;
 }
 
@@ -335,30 +643,12 @@ _Noreturn void sched_exit(struct proc *p)
 
 /* ---- the loop ------------------------------------------------------------ */
 
-static void park(struct sched *s)
+static void run(struct sched *s, struct proc *p)
 {
-	int64_t next = timer_next(&s->timers);
-	struct timespec ts, *tmo = NULL;
-
-	atomic_store(&s->parked, 1);
-	/* Re-check after announcing (see sched_kick_all). */
-	if (!procq_empty(&rt.global) || atomic_load(&rt.stop) ||
-	    proc_live() == 0) {
-		atomic_store(&s->parked, 0);
-		return;
-	}
-	if (next != TIMER_NEVER) {
-		int64_t d = next - timer_now();
-		if (d <= 0) {
-			atomic_store(&s->parked, 0);
-			return;
-		}
-		ts.tv_sec = d / 1000000000;
-		ts.tv_nsec = d % 1000000000;
-		tmo = &ts;
-	}
-	syscall(SYS_futex, &s->parked, FUTEX_WAIT_PRIVATE, 1, tmo, NULL, 0);
-	atomic_store(&s->parked, 0);
+	s->current = p;
+	struct proc *prev = ctx_switch(s, &s->ctx, p, NULL, false);
+	s->current = NULL;
+	finish_switch(s, prev);
 }
 
 static void loop(struct sched *s)
@@ -366,47 +656,46 @@ static void loop(struct sched *s)
 	for (;;) {
 		struct proc *p = pick(s);
 
-		if (p) {
-			s->current = p;
-			struct proc *prev =
-				ctx_switch(s, &s->ctx, p, NULL, false);
-			s->current = NULL;
-			finish_switch(s, prev);
-			continue;
+		if (!p) {
+			if (should_end())
+				return;
+			run_due_timers(s);
+			p = pick(s);
 		}
-		if (atomic_load(&rt.stop) || proc_live() == 0)
-			return;
-		timer_run(&s->timers, timer_now());
-		if (runq_size(&s->runq) || s->runnext ||
-		    !procq_empty(&rt.global))
-			continue;
-		park(s);
+		if (!p)
+			p = idle(s);
+		if (p)
+			run(s, p);
 	}
 }
 
-int sched_run(void)
+static void sanitizer_thread_start(struct sched *s)
 {
-	struct sched *s = &rt.scheds[0];
-
 #if LWP_TSAN
 	s->tsan_fiber = __tsan_get_current_fiber();
 #endif
 #if LWP_ASAN
-	{
-		pthread_attr_t a;
-		void *addr;
-		size_t size;
-		pthread_getattr_np(pthread_self(), &a);
-		pthread_attr_getstack(&a, &addr, &size);
-		pthread_attr_destroy(&a);
-		s->asan_bottom = addr;
-		s->asan_size = size;
-	}
+	pthread_attr_t a;
+	void *addr;
+	size_t size;
+	pthread_getattr_np(pthread_self(), &a);
+	pthread_attr_getstack(&a, &addr, &size);
+	pthread_attr_destroy(&a);
+	s->asan_bottom = addr;
+	s->asan_size = size;
 #endif
+	(void)s;
+}
+
+int sched_run(struct sched *s)
+{
 	int err = fault_thread_start();
+
 	if (err)
 		return err;
+	sanitizer_thread_start(s);
 	s->errno_loc = &errno;
+	s->rand = 0x9e3779b97f4a7c15ull * (s->id + 1);
 	this_sched = s;
 	loop(s);
 	this_sched = NULL;
@@ -422,7 +711,7 @@ int lwp_yield(void)
 
 	if (!s || !s->current)
 		return LWP_ENOTPROC;
-	sched_relinquish(s, s->current);
+	relinquish(s, s->current);
 	return 0;
 }
 

@@ -12,6 +12,7 @@
 #ifndef LWP_SCHED_H
 #define LWP_SCHED_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -22,9 +23,17 @@
 #include "runq.h"
 #include "stack.h"
 #include "timer.h"
+#include "topo.h"
 
 /* Runtime calls a process may make before it yields (Erlang's reductions). */
 #define SCHED_BUDGET 2000
+
+/* sched.park: where a scheduler is in its idle loop (a futex word). */
+enum {
+	PARK_AWAKE,    /* running, spinning, or about to look for work */
+	PARK_SLEEPING, /* announced it sleeps, and sleeps or is about to */
+	PARK_WOKEN,    /* woken to look for stealable work, as a spinner */
+};
 
 struct cacheline_aligned sched {
 	arch_ctx ctx;	      /* the scheduler loop, on the thread's stack */
@@ -35,14 +44,20 @@ struct cacheline_aligned sched {
 	struct proc *runnext;
 	int *errno_loc; /* this thread's errno, found once */
 	int budget;
-	unsigned tick;
+	unsigned poll_in; /* picks until the next poll (sched.c) */
+	bool timers_due;  /* the poll asks the next context to fire timers */
 	unsigned id;
+	uint64_t rand;			/* xorshift state: steal victims */
+	const struct topo_sched *place; /* steal order, NUMA node */
 	struct stack_cache stacks;
 	struct alloc_cache msgs;
 	struct slot_cache slots;
 	struct timer_heap timers;
-	_Atomic int parked; /* futex word: 1 while sleeping in the idle loop */
+	pthread_t thread;
 	struct runq runq;
+	/* Written by other threads. */
+	cacheline_aligned _Atomic int park;
+	struct runq_remote remote; /* pinned processes woken elsewhere */
 #if LWP_TSAN
 	void *tsan_fiber;
 #endif
@@ -59,19 +74,23 @@ struct sched *sched_self(void);
 /* The process running on the calling thread, or NULL. */
 struct proc *sched_current(void);
 
-/* Run the scheduler loop on the calling thread until the runtime stops. */
-must_check int sched_run(void);
-/* Wake every parked scheduler (stop, new global work). */
+/* Run scheduler s's loop on the calling thread until the runtime stops. */
+must_check int sched_run(struct sched *s);
+/* Wake every parked scheduler (stop, last process gone). */
 void sched_kick_all(void);
 
-/* Make p runnable; s is the caller's scheduler (sched_self(), NULL on a
- * foreign thread).  Woken by a message: run it next on s. */
+/*
+ * Make p runnable; s is the caller's scheduler (sched_self(), NULL on a
+ * foreign thread).  A process woken by a message runs next on s (unless it
+ * is pinned elsewhere: then on its home); a new or timed-out one joins the
+ * back of s's queue, where idle schedulers may steal it.
+ */
 void sched_ready_next(struct sched *s, struct proc *p);
-/* A new or requeued process: back of the queue. */
 void sched_ready(struct sched *s, struct proc *p);
+/* A new process: while no scheduler is idle, it runs before older ones
+ * (runq.h, the spawn stack); otherwise it is offered to thieves. */
+void sched_ready_new(struct sched *s, struct proc *p);
 
-/* The caller, p, running on s, gives up the processor but stays runnable. */
-void sched_relinquish(struct sched *s, struct proc *p);
 /*
  * Block p (the caller) until a message arrives, the deadline passes
  * (TIMER_NEVER: none), or a spurious wakeup: callers re-check.

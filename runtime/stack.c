@@ -32,6 +32,7 @@
 #define SLAB_BYTES    ((size_t)4 << 20)
 #define CACHE_CAP     4096 /* default-size stacks a scheduler keeps */
 #define CACHE_BATCH   64   /* stacks moved between cache and pool at once */
+#define POOL_KEEP     4096 /* free stacks the pool keeps with their pages */
 #define MPROTECT_WARN 30000
 #define CANARY	      0x6c77705f67756172ull /* "lwp_guar" */
 
@@ -196,8 +197,14 @@ int stack_cache_init(struct stack_cache *c)
 	return c->slots ? 0 : LWP_ENOMEM;
 }
 
-/* Move n stacks from the cache to the pool, releasing their pages: a cache
- * that overflowed holds memory no one is about to touch. */
+/*
+ * Move n stacks from the cache to the pool.  Stacks flow between schedulers
+ * (spawned on one, exiting on another), so one cache overflows while
+ * another runs dry: the first POOL_KEEP free stacks keep their pages for
+ * the next refill, since dropping them would cost a TLB shootdown across
+ * every scheduler now and a page fault per stack later.  Beyond that, the
+ * pool holds memory no one is about to touch, and gives it back.
+ */
 static void cache_spill(struct stack_cache *c, size_t n)
 {
 	struct pool *p;
@@ -206,7 +213,8 @@ static void cache_spill(struct stack_cache *c, size_t n)
 	p = pool_for(g.default_size);
 	while (p && n-- && c->count) {
 		void *lo = c->slots[--c->count];
-		madvise(lo, g.default_size, MADV_DONTNEED);
+		if (p->nfree >= POOL_KEEP)
+			madvise(lo, g.default_size, MADV_DONTNEED);
 		if (pool_give(p, lo) != 0) {
 			c->count++; /* keep it cached rather than lose it */
 			break;

@@ -4,6 +4,7 @@
  */
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 
 #include "test_common.h"
 
@@ -56,6 +57,11 @@ Test(errors, main_bad_config)
 		{ .stack_size = SIZE_MAX },
 		{ .max_procs = LWP_MAX_PROCS_MAX + 1 },
 		{ .max_procs = UINT32_MAX },
+		{ .schedulers = LWP_SCHEDULERS_MAX + 1 },
+		{ .schedulers = UINT_MAX },
+		{ .pin = 2 },
+		{ .pin = -2 },
+		{ .pin = INT_MIN },
 	};
 
 	t_watchdog(20, "config");
@@ -72,6 +78,9 @@ Test(errors, main_bad_config)
 		{ .stack_size = LWP_STACK_MAX },
 		{ .max_procs = LWP_MAX_PROCS_MAX },
 		{ .max_procs = 1 },
+		{ .schedulers = 1 },
+		{ .schedulers = 3, .pin = LWP_PIN_OFF },
+		{ .pin = LWP_PIN_ON, .per_thread = true },
 	};
 	for (size_t i = 0; i < sizeof(edge) / sizeof(edge[0]); i++) {
 		atomic_store(&ran, 0);
@@ -93,6 +102,11 @@ static void bad_spawns(void *arg)
 	o.stack_size = 1;
 	CHECK_RC(lwp_spawn_opt(nop, NULL, &o), LWP_EINVAL);
 	o.stack_size = SIZE_MAX;
+	CHECK_RC(lwp_spawn_opt(nop, NULL, &o), LWP_EINVAL);
+	o.stack_size = 0;
+	o.scheduler = LWP_ON_SCHEDULER(lwp_scheduler_count());
+	CHECK_RC(lwp_spawn_opt(nop, NULL, &o), LWP_EINVAL);
+	o.scheduler = UINT_MAX;
 	CHECK_RC(lwp_spawn_opt(nop, NULL, &o), LWP_EINVAL);
 	CHECK_RC(lwp_process_count(), 1);
 }
@@ -209,6 +223,7 @@ static void not_in_a_process(void)
 	CHECK_RC(lwp_exit(7), LWP_ENOTPROC);
 	CHECK_RC(lwp_mailbox_size(), LWP_ENOTPROC);
 	CHECK_RC(lwp_flush(NULL, NULL), LWP_ENOTPROC);
+	CHECK_RC(lwp_scheduler_id(), LWP_ENOTPROC);
 	/* lwp_last_error() is per thread here: a success resets it. */
 	lwp_msg *m = lwp_msg_alloc(1);
 	CHECK(m != NULL, "alloc outside a process");
@@ -263,10 +278,39 @@ Test(errors, not_running)
 		cr_assert_eq(lwp_register("n", some), LWP_ENOTRUNNING);
 		cr_assert_eq(lwp_stop(), LWP_ENOTRUNNING);
 		cr_assert_eq(lwp_process_count(), 0);
+		cr_assert_eq(lwp_scheduler_count(), 0);
 		cr_assert_not(lwp_is_alive(some));
 		/* The same after a run. */
 		T_RUN(NULL, nop, NULL);
 	}
+}
+
+/* ---- lwp_start ---------------------------------------------------------------------- */
+
+static void start_inside(void *arg)
+{
+	(void)arg;
+	CHECK_RC(lwp_start(NULL), LWP_ERUNNING);
+	CHECK_RC(lwp_main(NULL, nop, NULL), LWP_ERUNNING);
+}
+
+Test(errors, start_errors)
+{
+	const lwp_config bad = { .pin = 5 };
+
+	t_watchdog(20, "lwp_start");
+	cr_assert_eq(lwp_start(&bad), LWP_EINVAL);
+	cr_assert_eq(lwp_scheduler_count(), 0);
+	cr_assert_eq(lwp_start(NULL), 0);
+	cr_assert_eq(lwp_start(NULL), LWP_ERUNNING);
+	cr_assert_eq(lwp_main(NULL, nop, NULL), LWP_ERUNNING);
+	cr_assert_gt(lwp_spawn(start_inside, NULL), 0);
+	while (lwp_process_count() > 0)
+		sched_yield();
+	cr_assert_eq(lwp_stop(), 0);
+	cr_assert_eq(lwp_stop(), LWP_ENOTRUNNING);
+	T_RUN(NULL, nop, NULL); /* and lwp_main works after it */
+	T_CHECKED();
 }
 
 /* ---- lwp_strerror ------------------------------------------------------------------ */

@@ -599,11 +599,16 @@ static void errno_b(void *arg)
 	}
 }
 
+/* Both on scheduler 0: a process that may migrate cannot count on errno
+ * across a switch (lwp.h, thread-local storage), since the compiler may
+ * keep errno's address from the thread it ran on before. */
+static const lwp_spawn_opts on_0 = { .scheduler = LWP_ON_SCHEDULER(0) };
+
 static void errno_a(void *arg)
 {
 	(void)arg;
 	errno = 99;
-	REQUIRE(lwp_spawn(errno_b, NULL) > 0, "spawn");
+	REQUIRE(lwp_spawn_opt(errno_b, NULL, &on_0) > 0, "spawn");
 	errno = 5;
 	lwp_yield();
 	CHECK(errno == 5, "A: errno %d after B set its own", errno);
@@ -618,10 +623,16 @@ static void errno_a(void *arg)
 	}
 }
 
+static void errno_first(void *arg)
+{
+	(void)arg;
+	REQUIRE(lwp_spawn_opt(errno_a, NULL, &on_0) > 0, "spawn");
+}
+
 Test(proc, errno_is_per_process)
 {
 	t_watchdog(20, "errno");
-	T_RUN(NULL, errno_a, NULL);
+	T_RUN(NULL, errno_first, NULL);
 }
 
 /* ---- stacks ------------------------------------------------------------------- */
@@ -771,9 +782,12 @@ static void limit_first(void *arg)
 	t_wait_dead(kids[1]);
 	CHECK_RC(lwp_process_count(), max - 1);
 	for (int i = 0; i < 1000; i++) {
-		lwp_pid p = lwp_spawn(nop, NULL);
+		/* It blocks: another scheduler may run a child at once, and
+		 * a nop could be gone before the second spawn. */
+		lwp_pid p = lwp_spawn(blocks_once, NULL);
 		REQUIRE(p > 0, "respawn %d: %s", i, lwp_strerror((int)p));
 		CHECK_RC(lwp_spawn(nop, NULL), LWP_ELIMIT);
+		CHECK_RC(lwp_send(p, 0, NULL, 0), 0);
 		t_wait_dead(p);
 	}
 	for (uint32_t i = 2; i < max; i++)
@@ -893,7 +907,8 @@ Test(proc, yield_lets_timers_fire)
  * lwp_stop() is "callable from anywhere", so a foreign thread may call it
  * just as a run ends by itself.  It must not touch what the ending run
  * frees (under ASan a use-after-free shows up here within a few thousand
- * runs).
+ * runs).  Each run starts and joins the scheduler threads, so runs cost
+ * a few hundred microseconds; 4000 of them take a few seconds.
  */
 static _Atomic bool racing_done;
 
@@ -914,7 +929,7 @@ Test(proc, stop_from_a_thread_races_with_the_end_of_runs)
 
 	t_watchdog(60, "runs racing with lwp_stop");
 	cr_assert_eq(pthread_create(&t, NULL, stops_in_a_loop, NULL), 0);
-	for (int i = 0; i < 20000; i++) {
+	for (int i = 0; i < 4000 / T_SLOW; i++) {
 		int rc = lwp_main(NULL, nop, NULL);
 		if (rc != 0) {
 			atomic_store(&racing_done, true);
@@ -971,4 +986,93 @@ Test(proc, stack_overflow_ends_only_that_process)
 	t_watchdog(20, "stack overflow");
 	T_RUN(NULL, survives_overflow, NULL);
 	cr_assert_eq(atomic_load(&after_exit), 0, "overflow returned");
+}
+
+/* ---- schedulers ---------------------------------------------------------------- */
+
+#define PINNED_ROUNDS 2000
+
+/* Echo every message back, checking each time that we are still on our
+ * scheduler, until told to stop. */
+static void pinned_echo(void *arg)
+{
+	int home = (int)(intptr_t)arg;
+	lwp_msg *m;
+
+	while ((m = lwp_receive(NULL, NULL, T_WAIT)) && m->tag != 0) {
+		CHECK_RC(lwp_scheduler_id(), home);
+		CHECK_RC(lwp_send(m->from, m->tag, NULL, 0), 0);
+		lwp_msg_free(m);
+	}
+	REQUIRE(m != NULL, "pinned echo: no message");
+	lwp_msg_free(m);
+}
+
+static void pins_hold(void *arg)
+{
+	unsigned n = lwp_scheduler_count();
+	lwp_pid echo[4];
+
+	(void)arg;
+	CHECK_RC(n, 3);
+	for (unsigned i = 0; i < n; i++) {
+		lwp_spawn_opts o = { .scheduler = LWP_ON_SCHEDULER(i) };
+		echo[i] = lwp_spawn_opt(pinned_echo, (void *)(intptr_t)i, &o);
+		REQUIRE(echo[i] > 0, "spawn pinned");
+	}
+	/* We move freely; they must not, whoever wakes them. */
+	for (uint64_t r = 1; r <= PINNED_ROUNDS; r++) {
+		unsigned i = (unsigned)(r % n);
+		CHECK_RC(lwp_send(echo[i], r, NULL, 0), 0);
+		lwp_msg_free(RECV_TAG(r));
+		if (r % 7 == 0)
+			lwp_yield();
+	}
+	for (unsigned i = 0; i < n; i++)
+		CHECK_RC(lwp_send(echo[i], 0, NULL, 0), 0);
+}
+
+Test(proc, pinned_processes_stay_on_their_scheduler)
+{
+	const lwp_config cfg = { .schedulers = 3 };
+
+	t_watchdog(30, "pinned processes");
+	T_RUN(&cfg, pins_hold, NULL);
+}
+
+/* Busy processes that yield must spread over every scheduler: an idle
+ * scheduler steals.  Each marks the schedulers it has run on. */
+static _Atomic unsigned long ran_on;
+static _Atomic bool spread_done;
+
+static void marks_schedulers(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&spread_done)) {
+		atomic_fetch_or(&ran_on, 1ul << lwp_scheduler_id());
+		lwp_yield();
+	}
+}
+
+static void spreads(void *arg)
+{
+	unsigned long all = (1ul << lwp_scheduler_count()) - 1;
+	int64_t deadline = lwp_now() + T_WAIT;
+
+	(void)arg;
+	for (int i = 0; i < 8; i++)
+		REQUIRE(lwp_spawn(marks_schedulers, NULL) > 0, "spawn");
+	while ((atomic_load(&ran_on) & all) != all && lwp_now() < deadline)
+		lwp_sleep(MS);
+	CHECK(atomic_load(&ran_on) == all, "ran on %#lx of %#lx",
+	      atomic_load(&ran_on), all);
+	atomic_store(&spread_done, true);
+}
+
+Test(proc, work_spreads_over_schedulers)
+{
+	const lwp_config cfg = { .schedulers = 2 };
+
+	t_watchdog(30, "work stealing");
+	T_RUN(&cfg, spreads, NULL);
 }
