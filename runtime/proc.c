@@ -231,6 +231,7 @@ static void init_proc(struct proc *p, void (*fn)(void *), void *arg, int home)
 	p->arg = arg;
 	p->after = AFTER_NONE;
 	p->home = home;
+	p->timer.fire = sched_wait_expired;
 	p->saved_errno = 0;
 	p->last_error = 0;
 	p->mbox.first = p->mbox.last = NULL;

@@ -608,8 +608,11 @@ void sched_budget_spent(struct sched *s, struct proc *p)
 		switch_out(s, p, AFTER_EXPIRE);
 }
 
-/* Timer callback: a wait's deadline passed. */
-static void wait_expired(struct timer *t)
+/* Timer callback: a wait's deadline passed.  It may run on the scheduler
+ * that armed the timer after the process, woken by a message meanwhile,
+ * has moved on, even into its next wait: a spurious wakeup, which every
+ * wait re-checks. */
+void sched_wait_expired(struct timer *t)
 {
 	struct proc *p = container_of(t, struct proc, timer);
 
@@ -624,7 +627,6 @@ int sched_block(struct proc *p, int64_t deadline)
 	/* Armed before switching out: this heap is fired only by this
 	 * thread, which is busy switching until the process is blocked. */
 	if (deadline != TIMER_NEVER) {
-		p->timer.fire = wait_expired;
 		int err = timer_arm(&s->timers, &p->timer, deadline);
 		if (err)
 			return err;

@@ -96,6 +96,10 @@ void sched_ready_new(struct sched *s, struct proc *p);
  * (TIMER_NEVER: none), or a spurious wakeup: callers re-check.
  */
 must_check int sched_block(struct proc *p, int64_t deadline);
+/* The timer callback of every process's waits; set once, at spawn, so
+ * that no scheduler firing a stale timer reads it while it is written. */
+void sched_wait_expired(struct timer *t);
+
 /* Switch p out for good (exit). */
 _Noreturn void sched_exit(struct proc *p);
 

@@ -76,7 +76,8 @@ static void remove_at(struct timer_heap *h, size_t i)
 	size_t n = load_relaxed(&h->count) - 1;
 	struct timer *last = h->items[n];
 
-	atomic_store_explicit(&h->items[i]->heap, NULL, memory_order_relaxed);
+	/* Release: see timer_cancel. */
+	atomic_store_explicit(&h->items[i]->heap, NULL, memory_order_release);
 	store_relaxed(&h->count, n);
 	if (i == n)
 		return;
@@ -113,11 +114,13 @@ out:
 
 void timer_cancel(struct timer *t)
 {
-	/* Relaxed: the lock orders everything; the load only spares a lock
-	 * round trip for a timer that is not armed, and only the timer's own
-	 * user ever arms it, so "not armed" cannot be stale. */
+	/* Only the timer's own user arms it, so "not armed" cannot be stale.
+	 * Acquire, pairing with the release in remove_at: a timer that
+	 * another scheduler's timer_run took out of its heap was last read
+	 * there (its deadline) before that store, so the caller may re-arm
+	 * it without taking that heap's lock. */
 	struct timer_heap *h =
-		atomic_load_explicit(&t->heap, memory_order_relaxed);
+		atomic_load_explicit(&t->heap, memory_order_acquire);
 	if (!h)
 		return;
 	pthread_mutex_lock(&h->lock);

@@ -34,7 +34,7 @@ struct ping {
 	uint64_t val;
 };
 
-#define MAX_PAIRS 256
+#define MAX_PAIRS 250
 
 static struct pair pairs[MAX_PAIRS];
 static _Atomic long round_trips;
