@@ -161,10 +161,11 @@ struct proc *runq_steal(struct runq *thief, struct runq *victim)
 
 /*
  * The remote list: a Treiber stack whose only consumer takes all of it.
- * No ABA: nodes are never popped one by one, so a pusher's expected top can
- * only have been replaced, never removed and pushed again under it.
+ * ABA is harmless: a pusher never reads through the top it saw, it only
+ * links its node to it; if that node is the top again when the CAS
+ * succeeds, linking to it is still right.
  */
-bool runq_remote_push(struct runq_remote *r, struct proc *p)
+void runq_remote_push(struct runq_remote *r, struct proc *p)
 {
 	struct proc *old = atomic_load_explicit(&r->top, memory_order_relaxed);
 
@@ -175,7 +176,6 @@ bool runq_remote_push(struct runq_remote *r, struct proc *p)
 		p->next = old;
 	while (!atomic_compare_exchange_weak_explicit(
 		&r->top, &old, p, memory_order_seq_cst, memory_order_relaxed));
-	return !old;
 }
 
 struct proc *runq_remote_take(struct runq_remote *r)

@@ -98,14 +98,25 @@ static inline struct proc *runq_pop_private(struct runq *q)
 	return p;
 }
 
-/* Owner: the next process from the FIFO parts, or NULL.  Pops alternate
- * between the private list and the ring while both hold work. */
+/* Owner: is it the private list's turn?  The two FIFO parts take turns
+ * while both hold work. */
+static inline bool runq_private_turn(const struct runq *q)
+{
+	return q->first && (!q->ring_turn || runq_ring_empty(q));
+}
+
+/* Owner: take the private list's head on its turn (runq_private_turn). */
+static inline struct proc *runq_take_private_turn(struct runq *q)
+{
+	q->ring_turn = true;
+	return runq_pop_private(q);
+}
+
+/* Owner: the next process from the FIFO parts, or NULL. */
 static inline struct proc *runq_pop_fifo(struct runq *q)
 {
-	if (q->first && (!q->ring_turn || runq_ring_empty(q))) {
-		q->ring_turn = true;
-		return runq_pop_private(q);
-	}
+	if (runq_private_turn(q))
+		return runq_take_private_turn(q);
 	q->ring_turn = false;
 	return runq_pop_ring(q);
 }
@@ -144,14 +155,15 @@ static inline void runq_push_private(struct runq *q, struct proc *p)
 		q->first = p;
 	q->last = p;
 }
+
 /*
  * Thief: move about half of victim's ring into thief's (which must be
  * empty) and return one of the stolen processes to run, or NULL.
  */
 struct proc *runq_steal(struct runq *thief, struct runq *victim);
 
-/* Any thread: add p.  True if the list was empty. */
-bool runq_remote_push(struct runq_remote *r, struct proc *p);
+/* Any thread: add p. */
+void runq_remote_push(struct runq_remote *r, struct proc *p);
 /* Owner: take everything pushed, oldest first (linked through ->next). */
 struct proc *runq_remote_take(struct runq_remote *r);
 static inline bool runq_remote_empty(const struct runq_remote *r)

@@ -29,7 +29,9 @@ struct runtime {
 	struct procq global; /* overflow and foreign wakeups */
 	size_t stack_size;   /* default stack */
 	uint32_t max_procs;
-	_Atomic long foreign; /* calls from non-scheduler threads in flight */
+	/* Calls from non-scheduler threads in flight: a line of its own, as
+	 * foreign senders write it on every call and every pick reads stop. */
+	cacheline_aligned _Atomic long foreign;
 	/* Idle schedulers (sched.c): looking for work or asleep, and of
 	 * those, looking.  Written only when schedulers go idle or wake. */
 	cacheline_aligned _Atomic int nidle;

@@ -221,10 +221,9 @@ static always_inline struct proc *pick(struct sched *s)
 		s->runnext = NULL;
 		return p;
 	}
-	if (!q->lifo && q->first && (!q->ring_turn || runq_ring_empty(q))) {
-		q->ring_turn = true;
+	if (!q->lifo && runq_private_turn(q)) {
 		s->budget = SCHED_BUDGET;
-		return runq_pop_private(q);
+		return runq_take_private_turn(q);
 	}
 	return pick_slow(s);
 }
@@ -298,7 +297,7 @@ static struct proc *find_work(struct sched *s)
 
 	if (!p)
 		p = take_global(s);
-	if (!p && rt.nscheds > 1)
+	if (!p) /* no tiers with one scheduler: nothing to try */
 		p = steal_work(s);
 	return p;
 }
@@ -351,6 +350,10 @@ static bool park(struct sched *s, struct proc **out)
 {
 	atomic_store(&s->park, PARK_SLEEPING);
 	atomic_fetch_sub(&rt.nspinning, 1);
+	/* The last look reads some queues relaxed (the remote list's and the
+	 * rings' emptiness tests); the fence puts them after the two stores
+	 * above in the Dekker pairing, on every architecture. */
+	atomic_thread_fence(memory_order_seq_cst);
 	*out = find_work(s);
 	if (!*out && !idle_interrupted(s))
 		park_wait(s);
@@ -625,7 +628,8 @@ int sched_block(struct proc *p, int64_t deadline)
 	struct sched *s = sched_self();
 
 	/* Armed before switching out: this heap is fired only by this
-	 * thread, which is busy switching until the process is blocked. */
+	 * thread, and never inside a switch (poll()), so not before the
+	 * process is blocked. */
 	if (deadline != TIMER_NEVER) {
 		int err = timer_arm(&s->timers, &p->timer, deadline);
 		if (err)
