@@ -188,11 +188,14 @@ LWP_API int lwp_start(const lwp_config *cfg);
 
 /*
  * Stop the runtime.  Processes still alive are discarded without running
- * further.  From a process: asks, and returns at once (lwp_main() returns
- * once every scheduler has left its process).  From any other thread: asks,
- * waits until every scheduler thread has ended and the runtime's resources
- * are freed, and returns; after lwp_start() this is how the host ends it,
- * and it may then start it again.  LWP_ENOTRUNNING if it is not running.
+ * further.  From a process, or while lwp_main() runs: asks, and returns at
+ * once (lwp_main() returns once every scheduler has left its process).
+ * After lwp_start(), from a thread that is not a scheduler: asks, waits
+ * until every scheduler thread has ended and the runtime's resources are
+ * freed, and returns; this is how the host ends it, and it may then start
+ * it again.  LWP_ENOTRUNNING if it is not running.  The runtime is stopped
+ * even when it returns LWP_ESYS or LWP_ENOMEM: a scheduler thread could
+ * not set itself up (its signal stack), so its pinned processes never ran.
  */
 LWP_API int lwp_stop(void);
 

@@ -205,14 +205,22 @@ static void *sched_thread(void *arg)
 	return (void *)(intptr_t)run_sched(arg);
 }
 
-/* Make every scheduler but the first `skip` leave its loop, and join
- * their threads. */
-static void end_threads(unsigned skip, unsigned launched)
+/* Make every scheduler leave its loop, and join the threads of those from
+ * `skip` to `launched`.  Returns the first error a scheduler thread
+ * could not start with (LWP_ESYS, LWP_ENOMEM), or 0. */
+static int end_threads(unsigned skip, unsigned launched)
 {
+	int err = 0;
+
 	atomic_store(&rt.stop, true);
 	sched_kick_all();
-	for (unsigned i = skip; i < launched; i++)
-		pthread_join(rt.scheds[i].thread, NULL);
+	for (unsigned i = skip; i < launched; i++) {
+		void *rc = NULL;
+		pthread_join(rt.scheds[i].thread, &rc);
+		if (!err)
+			err = (int)(intptr_t)rc;
+	}
+	return err;
 }
 
 /* Start threads for schedulers first.. on. */
@@ -221,7 +229,7 @@ static int launch(unsigned first)
 	for (unsigned i = first; i < rt.nscheds; i++) {
 		struct sched *s = &rt.scheds[i];
 		if (pthread_create(&s->thread, NULL, sched_thread, s)) {
-			end_threads(first, i);
+			(void)end_threads(first, i);
 			return LWP_ESYS;
 		}
 	}
@@ -256,7 +264,9 @@ int lwp_main(const lwp_config *cfg, void (*fn)(void *), void *arg)
 	if (!err) {
 		/* The calling thread is scheduler 0. */
 		err = run_sched(&rt.scheds[0]);
-		end_threads(1, rt.nscheds);
+		int others = end_threads(1, rt.nscheds);
+		if (!err)
+			err = others;
 	}
 	finish();
 	return err;
@@ -290,11 +300,9 @@ static int stop_embedded(void)
 
 	if (!atomic_compare_exchange_strong(&rt.state, &expected, RT_STOPPING))
 		return LWP_ENOTRUNNING;
-	end_threads(0, rt.nscheds);
-	wait_foreign_calls();
-	stop();
-	atomic_store(&rt.state, RT_STOPPED);
-	return 0;
+	int err = end_threads(0, rt.nscheds);
+	finish();
+	return err;
 }
 
 int lwp_stop(void)
