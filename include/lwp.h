@@ -188,7 +188,8 @@ LWP_API int lwp_start(const lwp_config *cfg);
 
 /*
  * Stop the runtime.  Processes still alive are discarded without running
- * further.  From a process, or while lwp_main() runs: asks, and returns at
+ * further; messages in their mailboxes are freed, but what a process holds
+ * itself (a received message not yet freed, memory it allocated) is not.  From a process, or while lwp_main() runs: asks, and returns at
  * once (lwp_main() returns once every scheduler has left its process).
  * After lwp_start(), from a thread that is not a scheduler: asks, waits
  * until every scheduler thread has ended and the runtime's resources are

@@ -136,6 +136,11 @@ lwp_msg *lwp_receive(lwp_match_fn match, void *ctx, int64_t timeout_ns)
 		error_set(LWP_ENOTPROC);
 		return NULL;
 	}
+	/* Charged up front: a yield for a spent budget then happens while
+	 * the message is still the mailbox's.  Charged after taking it, the
+	 * yield would leave it in the caller's hands alone, and lost if
+	 * lwp_stop() discarded the caller there. */
+	sched_charge(s, p);
 	if (timeout_ns != 0) {
 		err = deadline_of(timeout_ns, &deadline);
 		if (err) {
@@ -162,12 +167,7 @@ lwp_msg *lwp_receive(lwp_match_fn match, void *ctx, int64_t timeout_ns)
 		if (err)
 			break;
 	}
-	if (m) {
-		p->last_error = LWP_OK;
-		sched_charge(sched_self(), p);
-	} else {
-		p->last_error = err;
-	}
+	p->last_error = m ? LWP_OK : err;
 	return m;
 }
 

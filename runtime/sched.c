@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -316,6 +317,9 @@ static struct proc *spin(struct sched *s)
 		}
 		if (idle_interrupted(s))
 			return NULL;
+		/* Let a thread that shares this core run meanwhile: a host
+		 * thread sending to us, or another program. */
+		sched_yield();
 	} while (timer_now() < until);
 	return NULL;
 }

@@ -196,9 +196,12 @@ static void bouncer(void *arg)
 
 	if (peer > 0)
 		CHECK_RC(lwp_send(peer, BALL, NULL, 0), 0);
+	/* Freed before the send: a send may yield, and lwp_stop() discards
+	 * a process with whatever it holds (lwp.h). */
 	while ((m = lwp_receive_tag(BALL, LWP_INFINITY))) {
-		lwp_send(m->from, BALL, NULL, 0);
+		lwp_pid from = m->from;
 		lwp_msg_free(m);
+		lwp_send(from, BALL, NULL, 0);
 	}
 }
 

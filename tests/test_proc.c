@@ -317,6 +317,9 @@ static void exits_from_deep(void *arg)
 {
 	lwp_pid parent = (lwp_pid)(intptr_t)arg;
 
+	/* Waits for GO so that the parent's messages reach it alive (it may
+	 * run on another scheduler at once); they stay queued. */
+	lwp_msg_free(RECV_TAG(GO));
 	CHECK_RC(lwp_send(parent, GO, NULL, 0), 0);
 	exit_deep(20, LWP_EXIT_NORMAL);
 	atomic_store(&after_exit, 3);
@@ -340,6 +343,7 @@ static void exit_parent(void *arg)
 	/* Queued for the child: freed when it exits (LSan). */
 	for (int i = 0; i < 5; i++)
 		CHECK_RC(lwp_send(kid, 99, junk, sizeof(junk)), 0);
+	CHECK_RC(lwp_send(kid, GO, NULL, 0), 0);
 	lwp_msg_free(RECV_TAG(GO));
 	t_wait_dead(kid);
 	kid = lwp_spawn(exits_abnormally, NULL);
