@@ -175,7 +175,9 @@ enum {
  * when a process calls lwp_stop().  Returns 0, or LWP_ERUNNING if the
  * runtime is running already, LWP_EINVAL for a NULL fn or a config value out
  * of range, LWP_ENOMEM / LWP_ESYS if it cannot get its resources.  The
- * runtime can be started again after it stopped.
+ * runtime can be started again after it stopped.  The calling thread is
+ * scheduler 0 meanwhile: its CPU binding is restored at the end; with
+ * jemalloc it keeps allocating from scheduler 0's arena afterwards.
  */
 LWP_API int lwp_main(const lwp_config *cfg, void (*fn)(void *), void *arg);
 

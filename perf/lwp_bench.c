@@ -53,6 +53,7 @@ enum {
 	TAG_PING,
 	TAG_PONG,
 	TAG_SUM,
+	TAG_SPAWNED,
 	TAG_GO,
 	TAG_DATA,
 };
@@ -284,41 +285,65 @@ static int bench_switch(struct rep *r)
 	return 0;
 }
 
-/* ---- spawn: spawn processes that exit at once ---------------------------- */
+/* ---- spawn, spawn-exit: a million short-lived processes ------------------ */
 
 struct sp {
+	const char *name;
 	long n;
+	bool report; /* each child messages the parent before it exits */
+	lwp_pid parent;
 	atomic_int err;
 	int64_t t0, t1;
 };
 
 static void sp_child(void *arg)
 {
-	(void)arg;
+	struct sp *s = arg;
+	int err = s->report ? lwp_send(s->parent, TAG_SPAWNED, NULL, 0) : 0;
+
+	if (err)
+		fail(&s->err, err);
+}
+
+/* Until every child has exited: its report received, or, without reports,
+ * the process count down to us (a yield runs the queue ahead of us, and
+ * other schedulers steal their share meanwhile). */
+static int sp_wait(struct sp *s)
+{
+	for (long i = 0; s->report && i < s->n; i++) {
+		lwp_msg *m = lwp_receive(NULL, NULL, LWP_INFINITY);
+		if (!m)
+			return lwp_last_error();
+		lwp_msg_free(m);
+	}
+	while (lwp_process_count() > 1)
+		lwp_yield();
+	return 0;
 }
 
 static void sp_main(void *arg)
 {
 	struct sp *s = arg;
+	int err = 0;
 
+	s->parent = lwp_self();
 	s->t0 = region_begin();
-	for (long i = 0; i < s->n; i++) {
-		lwp_pid p = lwp_spawn(sp_child, NULL);
-		if (p < 0) {
-			fail(&s->err, (int)p);
-			return;
-		}
+	for (long i = 0; i < s->n && !err; i++) {
+		lwp_pid p = lwp_spawn(sp_child, s);
+		err = p < 0 ? (int)p : 0;
 	}
-	/* Every child is runnable, and a yield runs the queue ahead of us
-	 * (other schedulers steal their share meanwhile). */
-	while (lwp_process_count() > 1)
-		lwp_yield();
-	s->t1 = region_end("spawn", s->n);
+	if (!err)
+		err = sp_wait(s);
+	s->t1 = region_end(s->name, s->n);
+	if (err)
+		fail(&s->err, err);
 }
 
-static int bench_spawn(struct rep *r)
+static int sp_run(struct rep *r, const char *name, bool report)
 {
-	struct sp s = { .n = scaled(r->scale, 1000000) };
+	struct sp s = { .name = name,
+			.n = scaled(r->scale, 1000000),
+			.report = report };
 	int err;
 
 	/* Up to all n alive at once: small stacks keep that in memory. */
@@ -328,6 +353,16 @@ static int bench_spawn(struct rep *r)
 	r->ops = s.n;
 	r->v[0] = per_op(s.t0, s.t1, s.n);
 	return 0;
+}
+
+static int bench_spawn(struct rep *r)
+{
+	return sp_run(r, "spawn", true);
+}
+
+static int bench_spawn_exit(struct rep *r)
+{
+	return sp_run(r, "spawn-exit", false);
 }
 
 /* ---- ring: a token passed around a ring of processes --------------------- */
@@ -937,12 +972,18 @@ static const struct bench benches[] = {
 		.m = { { .name = "switch", .unit = "ns/switch", .target = 15 } },
 	},
 	{
-		.name = "spawn",
+		.name = "spawn-exit",
 		.what = "spawn 1M processes that exit at once, until all exited",
-		.fn = bench_spawn,
-		.m = { { .name = "spawn",
+		.fn = bench_spawn_exit,
+		.m = { { .name = "spawn-exit",
 			 .unit = "ns/spawn+exit",
 			 .target = 100 } },
+	},
+	{
+		.name = "spawn",
+		.what = "spawn 1M processes that each message the parent and exit",
+		.fn = bench_spawn,
+		.m = { { .name = "spawn", .unit = "ns/process" } },
 	},
 	{
 		.name = "ring",
@@ -1010,7 +1051,7 @@ static const struct bench benches[] = {
 
 /* The benchmarks whose median with 2 schedulers must be no worse than with
  * 1: they have parallel work, so a second scheduler must not cost. */
-static const char *const scaling_checks[] = { "skynet", "spawn" };
+static const char *const scaling_checks[] = { "skynet", "spawn", "spawn-exit" };
 
 #define NCHECKS (sizeof(scaling_checks) / sizeof(scaling_checks[0]))
 

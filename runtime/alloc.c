@@ -3,7 +3,10 @@
  */
 #include "alloc.h"
 
+#include <pthread.h>
 #include <stdlib.h>
+
+#include "lwp.h"
 
 #if LWP_USE_JEMALLOC
 #include <jemalloc/jemalloc.h>
@@ -98,3 +101,38 @@ void alloc_cache_drain(struct alloc_cache *c)
 		c->count[k] = 0;
 	}
 }
+
+#if LWP_USE_JEMALLOC
+static struct {
+	pthread_mutex_t lock;
+	unsigned id[LWP_SCHEDULERS_MAX]; /* 0: not created (0 is jemalloc's) */
+} arenas = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* Scheduler index's arena, created on first use; 0 if none can be. */
+static unsigned arena_of(unsigned index)
+{
+	unsigned a;
+	size_t size = sizeof(a);
+
+	pthread_mutex_lock(&arenas.lock);
+	if (!arenas.id[index] &&
+	    mallctl("arenas.create", &a, &size, NULL, 0) == 0)
+		arenas.id[index] = a;
+	a = arenas.id[index];
+	pthread_mutex_unlock(&arenas.lock);
+	return a;
+}
+
+void alloc_thread_bind(unsigned index)
+{
+	unsigned a = index < LWP_SCHEDULERS_MAX ? arena_of(index) : 0;
+
+	if (a)
+		mallctl("thread.arena", NULL, NULL, &a, sizeof(a));
+}
+#else
+void alloc_thread_bind(unsigned index)
+{
+	(void)index;
+}
+#endif

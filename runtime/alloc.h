@@ -31,4 +31,19 @@ void alloc_free(struct alloc_cache *c, void *p, size_t size);
 /* Return every cached block to the general allocator. */
 void alloc_cache_drain(struct alloc_cache *c);
 
+/*
+ * With jemalloc, each scheduler index has an arena of its own, created the
+ * first time a scheduler with that index runs and kept for the life of the
+ * process, so that a later run's scheduler finds the pages the last one's
+ * freed.  alloc_thread_bind binds the calling scheduler thread to it:
+ * everything the thread allocates (messages, and what processes running
+ * there malloc) comes from it, and the thread, bound to its core, first
+ * touches those pages, so on a NUMA machine they sit on its node.  The
+ * binding is never undone: rebinding the thread of lwp_main to its old
+ * arena made jemalloc give back every page of the scheduler's arena, and
+ * each later run faulted its messages' memory in again (14,000 faults in a
+ * run of the spawn benchmark).  Without jemalloc it does nothing.
+ */
+void alloc_thread_bind(unsigned index);
+
 #endif /* LWP_ALLOC_H */

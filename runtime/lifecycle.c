@@ -150,6 +150,7 @@ static int start(const lwp_config *cfg, bool until_empty)
 	atomic_store(&rt.stop, false);
 	atomic_store(&rt.nidle, 0);
 	atomic_store(&rt.nspinning, 0);
+	atomic_store(&rt.nhungry, 0);
 	err = plan(cfg);
 	if (err)
 		return err;
@@ -187,16 +188,16 @@ static void stop(void)
 	topo_free(&rt.topo);
 }
 
-/* Bind the calling thread to s's core and run its loop. */
+/* Bind the calling thread to s's core and arena and run its loop. */
 static int run_sched(struct sched *s)
 {
 	static _Atomic bool warned;
-
 	if (topo_bind(&rt.topo, s->id) && !atomic_exchange(&warned, true))
 		fprintf(stderr,
 			"lwp: cannot bind scheduler %u to its core; "
 			"running unpinned\n",
 			s->id);
+	alloc_thread_bind(s->id);
 	return sched_run(s);
 }
 

@@ -2,7 +2,21 @@
  * proc.c - see proc.h.
  *
  * Slots are handed out from a per-scheduler cache of free indices, refilled
- * in batches from a global list, so a warm spawn takes no lock.  Chunks of
+ * in batches from a global list, so a warm spawn takes no lock.
+ *
+ * Counting processes writes no shared line at a spawn or an exit (one
+ * counter shared by all was, on two cores, most of a spawn's cost):
+ *  - The limit: tab.reserved counts live processes plus units of the limit
+ *    that schedulers hold in reserve, and never exceeds rt.max_procs.  A
+ *    scheduler takes units LIVE_BATCH at a time, spends one per spawn, gets
+ *    one back per exit, and returns a batch when it holds too many.  A spawn
+ *    that finds no unit left takes back every scheduler's reserve before it
+ *    fails, so LWP_ELIMIT means the limit is really reached.  Units are
+ *    plain counts, nothing is published through them: every access is
+ *    relaxed, and a read-modify-write sees the latest value, so the limit
+ *    is exact.
+ *  - The count: each scheduler counts its spawns and exits (struct
+ *    proc_count), and proc_live adds them up (see there).  Chunks of
  * the table are 2 MiB and asked for as transparent huge pages: a spawn storm
  * into fresh slots then costs one page fault per CHUNK_PROCS processes
  * instead of one per 16.
@@ -25,6 +39,7 @@
 #define NCHUNKS	    (LWP_MAX_PROCS_MAX >> CHUNK_SHIFT)
 #define SLOT_BATCH  (ARRAY_SIZE(((struct slot_cache *)0)->idx) / 2)
 #define GEN_MAX	    0x7fffffffu /* pids stay positive */
+#define LIVE_BATCH  64u /* units of the limit taken or returned at once */
 
 static struct {
 	/* Published with release once initialised; never freed. */
@@ -32,8 +47,10 @@ static struct {
 	pthread_mutex_t lock; /* the fields below */
 	uint32_t *free;	      /* free slot indices (a stack) */
 	size_t nfree, capfree;
-	uint32_t carved; /* slots ever initialised */
-	_Atomic size_t live;
+	uint32_t carved;       /* slots ever initialised */
+	_Atomic long reserved; /* live processes plus units in reserve */
+	_Atomic uint64_t
+		foreign; /* spawns from threads that are not schedulers */
 } tab = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 _Static_assert(CHUNK_PROCS * sizeof(struct proc) <= CHUNK_BYTES,
@@ -169,7 +186,8 @@ static void slot_put(struct slot_cache *c, uint32_t idx)
 
 void proc_table_start(void)
 {
-	atomic_store(&tab.live, 0);
+	atomic_store(&tab.reserved, 0);
+	atomic_store(&tab.foreign, 0);
 }
 
 /* Discard whatever the run left in the table: processes still alive when
@@ -195,7 +213,8 @@ void proc_table_stop(void)
 			fprintf(stderr, "lwp: out of memory: a slot leaked\n");
 	}
 	pthread_mutex_unlock(&tab.lock);
-	atomic_store(&tab.live, 0);
+	atomic_store(&tab.reserved, 0);
+	atomic_store(&tab.foreign, 0);
 }
 
 /* Could pid name a process at all? */
@@ -220,9 +239,100 @@ int proc_lookup(lwp_pid pid, struct proc **out)
 	return 0;
 }
 
+/*
+ * Every exit count first, then every spawn count, all acquire: each
+ * counter's owner stores it with release after the event (a spawn before
+ * it publishes the process, an exit before the process's last switch), and
+ * a process's spawn happens before its exit (it was queued, and maybe
+ * stolen, in between).  So every exit the first pass sees has its spawn
+ * seen by the second, and any process alive between the passes is counted:
+ * the result is never below the number alive at that moment.
+ */
 size_t proc_live(void)
 {
-	return atomic_load(&tab.live);
+	uint64_t spawned =
+		atomic_load_explicit(&tab.foreign, memory_order_acquire);
+	uint64_t exited = 0;
+
+	for (unsigned i = 0; i < rt.nscheds; i++)
+		exited += atomic_load_explicit(&rt.scheds[i].count.exited,
+					       memory_order_acquire);
+	for (unsigned i = 0; i < rt.nscheds; i++)
+		spawned += atomic_load_explicit(&rt.scheds[i].count.spawned,
+						memory_order_acquire);
+	return (size_t)(spawned - exited);
+}
+
+/* Count one more event in a counter only its owner writes. */
+static void count_event(_Atomic uint64_t *c)
+{
+	atomic_store_explicit(c, load_relaxed(c) + 1, memory_order_release);
+}
+
+/* Take n units of the limit from tab.reserved, if that many are left. */
+static bool reserve_units(long n)
+{
+	long r = load_relaxed(&tab.reserved);
+
+	do
+		if (r + n > (long)rt.max_procs)
+			return false;
+	while (!atomic_compare_exchange_weak_explicit(&tab.reserved, &r, r + n,
+						      memory_order_relaxed,
+						      memory_order_relaxed));
+	return true;
+}
+
+/* Return every scheduler's reserve to tab.reserved. */
+static void reclaim_reserves(void)
+{
+	for (unsigned i = 0; i < rt.nscheds; i++) {
+		long r = atomic_exchange_explicit(&rt.scheds[i].count.reserve,
+						  0, memory_order_relaxed);
+		atomic_fetch_sub_explicit(&tab.reserved, r,
+					  memory_order_relaxed);
+	}
+}
+
+/* A unit for one spawn on s (NULL: a foreign thread); false at the limit. */
+static bool live_take(struct sched *s)
+{
+	if (s) {
+		_Atomic long *res = &s->count.reserve;
+		long r = load_relaxed(res);
+		while (r > 0)
+			if (atomic_compare_exchange_weak_explicit(
+				    res, &r, r - 1, memory_order_relaxed,
+				    memory_order_relaxed))
+				return true;
+		if (reserve_units(LIVE_BATCH)) {
+			atomic_fetch_add_explicit(res, LIVE_BATCH - 1,
+						  memory_order_relaxed);
+			return true;
+		}
+	}
+	if (reserve_units(1))
+		return true;
+	reclaim_reserves();
+	return reserve_units(1);
+}
+
+/* Give back the unit of a process that exited (or failed to start). */
+static void live_give(struct sched *s)
+{
+	if (!s) {
+		atomic_fetch_sub_explicit(&tab.reserved, 1,
+					  memory_order_relaxed);
+		return;
+	}
+	_Atomic long *res = &s->count.reserve;
+	long r = atomic_fetch_add_explicit(res, 1, memory_order_relaxed) + 1;
+	if (r >= 2 * (long)LIVE_BATCH &&
+	    atomic_compare_exchange_strong_explicit(res, &r, r - LIVE_BATCH,
+						    memory_order_relaxed,
+						    memory_order_relaxed))
+		atomic_fetch_sub_explicit(&tab.reserved, LIVE_BATCH,
+					  memory_order_relaxed);
 }
 
 static void init_proc(struct proc *p, void (*fn)(void *), void *arg, int home)
@@ -248,10 +358,8 @@ lwp_pid proc_spawn(void (*fn)(void *), void *arg, size_t stack_size, int home)
 	lwp_pid pid;
 	int err;
 
-	if (atomic_fetch_add(&tab.live, 1) >= rt.max_procs) {
-		err = LWP_ELIMIT;
-		goto fail_live;
-	}
+	if (!live_take(s))
+		return LWP_ELIMIT;
 	err = slot_get(s ? &s->slots : NULL, &idx);
 	if (err)
 		goto fail_live;
@@ -260,6 +368,11 @@ lwp_pid proc_spawn(void (*fn)(void *), void *arg, size_t stack_size, int home)
 	if (err)
 		goto fail_slot;
 	init_proc(p, fn, arg, home);
+	if (s) /* counted before anyone can see it exit (proc_live) */
+		count_event(&s->count.spawned);
+	else
+		atomic_fetch_add_explicit(&tab.foreign, 1,
+					  memory_order_release);
 	pid = (lwp_pid)((uint64_t)p->gen << 32 | idx);
 	/* Release: publishes the initialised block to senders (lookup). */
 	atomic_store_explicit(&p->pid, pid, memory_order_release);
@@ -269,17 +382,20 @@ lwp_pid proc_spawn(void (*fn)(void *), void *arg, size_t stack_size, int home)
 fail_slot:
 	slot_put(s ? &s->slots : NULL, idx);
 fail_live:
-	atomic_fetch_sub(&tab.live, 1);
+	live_give(s);
 	return err;
 }
 
 _Noreturn void proc_exit(struct proc *p, int reason)
 {
 	(void)reason; /* exit signals and reports: links and monitors */
+	struct sched *s = sched_self();
+
 	/* Counted out before the pid dies: whoever sees the pid dead may
 	 * spawn in its place at once, from any scheduler, and must not find
 	 * the limit still full. */
-	atomic_fetch_sub(&tab.live, 1);
+	live_give(s);
+	count_event(&s->count.exited);
 	/* seq_cst: ordered before the load of p->name, against register's
 	 * store of the name and re-check of the pid (registry.c). */
 	atomic_store(&p->pid, LWP_NOPID);

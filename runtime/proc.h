@@ -65,6 +65,14 @@ struct slot_cache {
 	unsigned count;
 };
 
+/* A scheduler's part of the process count (proc.c).  Written by its owner
+ * at every spawn and exit; read by whoever counts the processes, and the
+ * reserve emptied by a spawn that finds the limit reached. */
+struct proc_count {
+	_Atomic uint64_t spawned, exited; /* ever, on this scheduler */
+	_Atomic long reserve;		  /* units of the limit held here */
+};
+
 /* Start/stop the table for one run of the runtime. */
 void proc_table_start(void);
 void proc_table_stop(void);
@@ -85,7 +93,8 @@ _Noreturn void proc_exit(struct proc *p, int reason);
 /* Return the slot and stack of a process that has switched out for good. */
 void proc_reap(struct proc *p);
 
-/* Live processes. */
+/* Live processes: never less than the true count, and exact when no spawn
+ * or exit runs concurrently, so 0 means none is left. */
 size_t proc_live(void);
 
 #endif /* LWP_PROC_H */

@@ -28,8 +28,7 @@ void runq_init(struct runq *q)
 	for (unsigned i = 0; i < RUNQ_SIZE; i++)
 		atomic_init(&q->slots[i], NULL);
 	q->first = q->last = NULL;
-	q->lifo = NULL;
-	q->nlifo = 0;
+	q->oldest = q->newest = 0;
 	q->ring_turn = false;
 }
 
@@ -157,6 +156,29 @@ struct proc *runq_steal(struct runq *thief, struct runq *victim)
 		atomic_store_explicit(&thief->tail, t + n - 1,
 				      memory_order_release);
 	return p;
+}
+
+/* How far into the private list an offer looks past pinned processes. */
+#define OFFER_SCAN 4
+
+struct proc *runq_take_offer(struct runq *q)
+{
+	struct proc **link = &q->first, *prev = NULL;
+
+	if (runq_has_spawned(q))
+		return q->spawned[q->oldest++ % RUNQ_SPAWNED];
+	for (unsigned i = 0; *link && i < OFFER_SCAN; i++) {
+		struct proc *p = *link;
+		if (p->home < 0) {
+			*link = p->next;
+			if (q->last == p)
+				q->last = prev;
+			return p;
+		}
+		prev = p;
+		link = &p->next;
+	}
+	return NULL;
 }
 
 /*

@@ -1,25 +1,33 @@
 /*
  * runq.h - run queues.
  *
- * struct runq is a scheduler's local queue, in two parts:
+ * struct runq is a scheduler's local queue, in three parts:
  *  - the ring: a bounded FIFO in the style of Go's runq.  Only the owner
  *    pushes (at tail); the owner pops and thieves steal (half at a time) at
  *    head, each committing with a CAS on head.  When the ring is full the
- *    owner moves half of it to an overflow queue in one batch.
+ *    owner moves half of it to an overflow queue in one batch.  It holds
+ *    processes woken by timers and work offered to thieves.
  *  - the private list: a FIFO that only the owner touches, so pushing to it
- *    and popping from it costs no atomic instruction.  It holds what must not
- *    be stolen (pinned processes) and, while no scheduler is idle and so no
- *    thief could take them anyway, processes that yield: a yield then costs
- *    a switch and two plain list operations, not a CAS.
- *  - the spawn stack: new processes, while no scheduler is idle, newest
- *    first and at most RUNQ_LIFO of them.  Running the newest child first
- *    makes a tree of spawns (fork/join) run depth first, as Cilk's
- *    work-first order does: the processes alive at once, and the fresh
- *    stack pages they touch, grow with the tree's depth instead of its
- *    width.  Older work is not starved: the scheduler's poll (every few
- *    dozen picks) takes from the FIFO parts first.
- * Pops take the spawn stack first, then alternate between the ring and
- * the private list while both hold work, so neither starves the other.
+ *    and popping from it costs no atomic instruction.  It holds pinned
+ *    processes and those that yield or spend their budget: a yield then
+ *    costs a switch and two plain list operations, not a CAS.
+ *  - the spawn deque: up to RUNQ_SPAWNED new processes, owner only.  The
+ *    owner pops the newest: running the newest child first makes a tree
+ *    of spawns (fork/join) run depth first, as Cilk's work-first order
+ *    does, so the processes alive at once, and the fresh stack pages they
+ *    touch, grow with the tree's depth instead of its width.  New
+ *    processes that find it full join the private list.
+ * Thieves take only from the ring.  While a scheduler is idle, the owner
+ * offers it work one process at a time, moved to an empty ring
+ * (runq_take_offer): the spawn deque's oldest entry, in a tree the root of
+ * the largest subtree not yet started, as a Cilk thief takes the oldest
+ * frame; else the private list's oldest.  One at a time, so that a thief
+ * takes work only as fast as it runs it: a loop spawning short-lived
+ * processes keeps them, and the memory they touch, on its own core.
+ * Pops take the spawn deque first, then alternate between the ring and
+ * the private list while both hold work, so neither starves the other;
+ * the scheduler's poll (every few dozen picks) takes from the FIFO parts
+ * first, so older work is not starved by a busy spawn deque.
  *
  * struct runq_remote is a lock-free LIFO of processes made runnable by other
  * threads for a pinned process's home scheduler, which takes them all at
@@ -38,8 +46,8 @@
 #include "compiler.h"
 #include "proc.h"
 
-#define RUNQ_SIZE 256u
-#define RUNQ_LIFO 128u
+#define RUNQ_SIZE    256u
+#define RUNQ_SPAWNED 128u /* a power of two */
 
 struct runq {
 	/* Shared with thieves. */
@@ -49,9 +57,9 @@ struct runq {
 	/* Owner only. */
 	cacheline_aligned struct proc *first; /* private list */
 	struct proc *last;
-	struct proc *lifo; /* spawn stack */
-	unsigned nlifo;
-	bool ring_turn; /* pop from the ring next, if both hold work */
+	uint32_t oldest, newest; /* the spawn deque: [oldest, newest) */
+	bool ring_turn;		 /* pop from the ring next, if both hold work */
+	struct proc *spawned[RUNQ_SPAWNED];
 };
 
 struct runq_remote {
@@ -81,10 +89,16 @@ static inline bool runq_ring_empty(const struct runq *q)
 	       atomic_load_explicit(&q->tail, memory_order_relaxed);
 }
 
+/* Owner: does the spawn deque hold anything? */
+static inline bool runq_has_spawned(const struct runq *q)
+{
+	return q->newest != q->oldest;
+}
+
 /* Owner: is there nothing to pop? */
 static inline bool runq_empty(const struct runq *q)
 {
-	return !q->lifo && !q->first && runq_ring_empty(q);
+	return !runq_has_spawned(q) && !q->first && runq_ring_empty(q);
 }
 
 /* Owner: the private list's head (there must be one). */
@@ -124,26 +138,24 @@ static inline struct proc *runq_pop_fifo(struct runq *q)
 /* Owner: the next process, or NULL. */
 static inline struct proc *runq_pop(struct runq *q)
 {
-	struct proc *p = q->lifo;
-
-	if (p) {
-		q->lifo = p->next;
-		q->nlifo--;
-		return p;
-	}
+	if (runq_has_spawned(q))
+		return q->spawned[--q->newest % RUNQ_SPAWNED];
 	return runq_pop_fifo(q);
 }
 
-/* Owner: push a new process on the spawn stack; false if it is full. */
-static inline bool runq_push_lifo(struct runq *q, struct proc *p)
+/* Owner: add a new process to the spawn deque; false if it is full. */
+static inline bool runq_push_spawned(struct runq *q, struct proc *p)
 {
-	if (q->nlifo == RUNQ_LIFO)
+	if (q->newest - q->oldest == RUNQ_SPAWNED)
 		return false;
-	p->next = q->lifo;
-	q->lifo = p;
-	q->nlifo++;
+	q->spawned[q->newest++ % RUNQ_SPAWNED] = p;
 	return true;
 }
+
+/* Owner: the process best handed to an idle scheduler, taken out of the
+ * owner-only parts, or NULL: the spawn deque's oldest entry, else the
+ * first unpinned process near the private list's head. */
+struct proc *runq_take_offer(struct runq *q);
 
 /* Owner: append p to the private list. */
 static inline void runq_push_private(struct runq *q, struct proc *p)

@@ -32,10 +32,12 @@ struct runtime {
 	/* Calls from non-scheduler threads in flight: a line of its own, as
 	 * foreign senders write it on every call and every pick reads stop. */
 	cacheline_aligned _Atomic long foreign;
-	/* Idle schedulers (sched.c): looking for work or asleep, and of
-	 * those, looking.  Written only when schedulers go idle or wake. */
+	/* Idle schedulers (sched.c): looking for work or asleep; of those,
+	 * looking; and of those, ready to steal (offers are made to them).
+	 * Written only when schedulers go idle, wake, or start to steal. */
 	cacheline_aligned _Atomic int nidle;
 	_Atomic int nspinning;
+	_Atomic int nhungry;
 };
 
 extern struct runtime rt;

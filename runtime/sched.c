@@ -31,6 +31,14 @@
  * short enough that an idle program costs nothing measurable. */
 #define SCHED_SPIN_NS 50000
 
+/* Stolen work that kept the thief busy for less than this cost more to
+ * move than to run where it was (a steal moves the process's cache lines,
+ * and those of its stack, slot and messages, to another core). */
+#define SCHED_STEAL_WORTH_NS 5000
+/* The longest a thief then waits before it steals again: well inside a
+ * spin, so that it does not park and cost its victims a futex wake. */
+#define SCHED_STEAL_BACKOFF_MAX_NS (SCHED_SPIN_NS / 2)
+
 /* initial-exec: the fault handler reads it, and must not allocate TLS. */
 static __thread struct sched *this_sched
 	__attribute__((tls_model("initial-exec")));
@@ -117,6 +125,8 @@ static void *ctx_switch(struct sched *s, arch_ctx *from, struct proc *to,
 
 /* ---- picking the next process ------------------------------------------ */
 
+static void offer_work(struct sched *s);
+
 /* Pinned processes made runnable elsewhere: the first to run, the rest to
  * the private list (they must not be stolen). */
 static struct proc *take_remote(struct sched *s)
@@ -149,7 +159,7 @@ static struct proc *take_global(struct sched *s)
 
 /* Every SCHED_POLL_EVERY picks: timers, then work queued elsewhere for
  * this scheduler, then the oldest local work, so none of them starves
- * behind a busy spawn stack or local queue. */
+ * behind a busy spawn deque or local queue. */
 static struct proc *poll(struct sched *s)
 {
 	struct proc *p;
@@ -165,7 +175,7 @@ static struct proc *poll(struct sched *s)
 		if (p)
 			p->next = NULL;
 	}
-	if (!p) /* the spawn stack's turn comes often enough */
+	if (!p) /* the spawn deque's turn comes often enough */
 		p = runq_pop_fifo(&s->runq);
 	return p;
 }
@@ -182,6 +192,7 @@ static noinline struct proc *pick_slow(struct sched *s)
 		s->poll_in = SCHED_POLL_EVERY;
 	if (unlikely(load_relaxed(&rt.stop)))
 		return NULL;
+	offer_work(s);
 	if (poll_due) {
 		p = poll(s);
 		if (p)
@@ -222,7 +233,7 @@ static always_inline struct proc *pick(struct sched *s)
 		s->runnext = NULL;
 		return p;
 	}
-	if (!q->lifo && runq_private_turn(q)) {
+	if (!runq_has_spawned(q) && runq_private_turn(q)) {
 		s->budget = SCHED_BUDGET;
 		return runq_take_private_turn(q);
 	}
@@ -282,7 +293,19 @@ static void wake_spinner(struct sched *near)
 
 static bool should_end(void)
 {
-	return atomic_load(&rt.stop) || (rt.until_empty && proc_live() == 0);
+	return atomic_load(&rt.stop);
+}
+
+/* lwp_main's end: no process left.  Looked at by a scheduler that finds
+ * nothing to run, as the scheduler of the last exit always does next; not
+ * at every exit, nor while spinning: proc_live reads every scheduler's
+ * counters. */
+static void end_if_empty(void)
+{
+	if (rt.until_empty && !load_relaxed(&rt.stop) && proc_live() == 0) {
+		atomic_store(&rt.stop, true);
+		sched_kick_all();
+	}
 }
 
 /* Anything for s to do other than running processes? */
@@ -291,37 +314,69 @@ static bool idle_interrupted(struct sched *s)
 	return should_end() || timer_next(&s->timers) <= timer_now();
 }
 
-/* One look at every place work for s may be. */
-static struct proc *find_work(struct sched *s)
+/* One look at every place work for s may be; other schedulers' queues
+ * only if may_steal. */
+static struct proc *find_work(struct sched *s, bool may_steal)
 {
 	struct proc *p = take_remote(s);
 
 	if (!p)
 		p = take_global(s);
-	if (!p) /* no tiers with one scheduler: nothing to try */
+	if (!p && may_steal) { /* no tiers with one scheduler: no steal */
 		p = steal_work(s);
+		if (p)
+			s->stolen_at = timer_now();
+	}
 	return p;
+}
+
+/* Called as s goes idle: if what it last stole ran out at once, wait
+ * longer before the next steal (doubling, up to a bound), so that a loop
+ * spawning tiny processes keeps them on its own core; work that lasted
+ * resets the wait. */
+static void pace_stealing(struct sched *s)
+{
+	int64_t b = s->steal_backoff;
+
+	if (!s->stolen_at)
+		return;
+	if (timer_now() - s->stolen_at >= SCHED_STEAL_WORTH_NS)
+		b = 0;
+	else
+		b = b ? 2 * b : 1000;
+	s->steal_backoff =
+		b < SCHED_STEAL_BACKOFF_MAX_NS ? b : SCHED_STEAL_BACKOFF_MAX_NS;
+	s->stolen_at = 0;
 }
 
 /* Look for work for a while (SCHED_SPIN_NS), as one of rt.nspinning. */
 static struct proc *spin(struct sched *s)
 {
-	int64_t until = timer_now() + SCHED_SPIN_NS;
+	int64_t now = timer_now();
+	int64_t until = now + SCHED_SPIN_NS;
+	int64_t steal_from = now + s->steal_backoff;
+	bool hungry = false;
+	struct proc *p = NULL;
 
 	do {
-		for (int i = 0; i < 32; i++) {
-			struct proc *p = find_work(s);
-			if (p)
-				return p;
-			cpu_relax();
+		if (!hungry && now >= steal_from) {
+			hungry = true; /* ask busy schedulers for work */
+			atomic_fetch_add(&rt.nhungry, 1);
 		}
-		if (idle_interrupted(s))
-			return NULL;
+		for (int i = 0; i < 32 && !p; i++) {
+			cpu_relax();
+			p = find_work(s, hungry);
+		}
+		if (p || idle_interrupted(s))
+			break;
 		/* Let a thread that shares this core run meanwhile: a host
 		 * thread sending to us, or another program. */
 		sched_yield();
-	} while (timer_now() < until);
-	return NULL;
+		now = timer_now();
+	} while (now < until);
+	if (hungry)
+		atomic_fetch_sub(&rt.nhungry, 1);
+	return p;
 }
 
 static void park_wait(struct sched *s)
@@ -358,9 +413,11 @@ static bool park(struct sched *s, struct proc **out)
 	 * rings' emptiness tests); the fence puts them after the two stores
 	 * above in the Dekker pairing, on every architecture. */
 	atomic_thread_fence(memory_order_seq_cst);
-	*out = find_work(s);
-	if (!*out && !idle_interrupted(s))
+	*out = find_work(s, true);
+	if (!*out && !idle_interrupted(s)) {
+		stack_trim(); /* the burst that freed them is over */
 		park_wait(s);
+	}
 	return atomic_exchange(&s->park, PARK_AWAKE) == PARK_WOKEN;
 }
 
@@ -378,6 +435,7 @@ static struct proc *idle(struct sched *s)
 {
 	struct proc *p;
 
+	pace_stealing(s);
 	atomic_fetch_add(&rt.nidle, 1);
 	atomic_fetch_add(&rt.nspinning, 1);
 	for (;;) {
@@ -421,14 +479,22 @@ static void ready_shared(struct sched *s, struct proc *p)
 	wake_spinner(s);
 }
 
-/* Back into s's queue after running on s.  Kept private, where taking it
- * back costs no atomic instruction, unless a thief could use it. */
+/* Thieves steal only from rings: while one is looking and s's ring is
+ * empty, move the best work to offer there (runq.h). */
+static void offer_work(struct sched *s)
+{
+	struct proc *p;
+
+	if (load_relaxed(&rt.nhungry) && runq_ring_empty(&s->runq) &&
+	    (p = runq_take_offer(&s->runq)))
+		ready_shared(s, p);
+}
+
+/* Back into s's queue after running on s: private, where taking it back
+ * costs no atomic instruction; offer_work hands it to idle schedulers. */
 static void requeue(struct sched *s, struct proc *p)
 {
-	if (p->home >= 0 || !load_relaxed(&rt.nidle))
-		runq_push_private(&s->runq, p);
-	else
-		ready_shared(s, p);
+	runq_push_private(&s->runq, p);
 }
 
 /* Not to be run on s: NULL s (a foreign thread) or pinned elsewhere. */
@@ -468,9 +534,12 @@ void sched_ready_new(struct sched *s, struct proc *p)
 {
 	if (ready_elsewhere(s, p))
 		return;
-	if ((p->home < 0 && load_relaxed(&rt.nidle)) ||
-	    !runq_push_lifo(&s->runq, p))
-		sched_ready(s, p);
+	/* Pinned processes stay off the spawn deque: it offers its oldest
+	 * to thieves. */
+	if (p->home < 0 && runq_push_spawned(&s->runq, p))
+		offer_work(s);
+	else
+		runq_push_private(&s->runq, p);
 }
 
 /* ---- switching ---------------------------------------------------------- */
@@ -491,8 +560,6 @@ static noinline void finish_rare(struct sched *s, struct proc *prev)
 		break;
 	case AFTER_EXIT:
 		proc_reap(prev);
-		if (rt.until_empty && proc_live() == 0)
-			sched_kick_all();
 		break;
 	default:
 		break;
@@ -667,6 +734,7 @@ static void loop(struct sched *s)
 		struct proc *p = pick(s);
 
 		if (!p) {
+			end_if_empty();
 			if (should_end())
 				return;
 			run_due_timers(s);

@@ -47,7 +47,9 @@ struct cacheline_aligned sched {
 	unsigned poll_in; /* picks until the next poll (sched.c) */
 	bool timers_due;  /* the poll asks the next context to fire timers */
 	unsigned id;
-	uint64_t rand;			/* xorshift state: steal victims */
+	uint64_t rand;	       /* xorshift state: steal victims */
+	int64_t stolen_at;     /* when the work now running was stolen, or 0 */
+	int64_t steal_backoff; /* ns to wait before stealing (sched.c) */
 	const struct topo_sched *place; /* steal order, NUMA node */
 	struct stack_cache stacks;
 	struct alloc_cache msgs;
@@ -55,6 +57,8 @@ struct cacheline_aligned sched {
 	struct timer_heap timers;
 	pthread_t thread;
 	struct runq runq;
+	/* Written by the owner at each spawn and exit, read by others. */
+	cacheline_aligned struct proc_count count;
 	/* Written by other threads. */
 	cacheline_aligned _Atomic int park;
 	struct runq_remote remote; /* pinned processes woken elsewhere */
@@ -87,8 +91,8 @@ void sched_kick_all(void);
  */
 void sched_ready_next(struct sched *s, struct proc *p);
 void sched_ready(struct sched *s, struct proc *p);
-/* A new process: while no scheduler is idle, it runs before older ones
- * (runq.h, the spawn stack); otherwise it is offered to thieves. */
+/* A new process: it runs before older ones (runq.h, the spawn deque), and
+ * the oldest new ones are offered to schedulers looking for work. */
 void sched_ready_new(struct sched *s, struct proc *p);
 
 /*

@@ -32,17 +32,25 @@
 #define SLAB_BYTES    ((size_t)4 << 20)
 #define CACHE_CAP     4096 /* default-size stacks a scheduler keeps */
 #define CACHE_BATCH   64   /* stacks moved between cache and pool at once */
-#define POOL_KEEP     4096 /* free stacks the pool keeps with their pages */
+#define POOL_KEEP     STACK_POOL_KEEP
+#define POOL_TRIM_AT  (2 * POOL_KEEP) /* trim at once past this many */
 #define MPROTECT_WARN 30000
 #define CANARY	      0x6c77705f67756172ull /* "lwp_guar" */
+
+/* A growable array of stack addresses. */
+struct stack_list {
+	void **lo;
+	size_t n, cap;
+};
 
 /* All free stacks of one size, and the slab being carved for that size. */
 struct pool {
 	size_t size;
-	void **free;
-	size_t nfree, capfree;
-	char *slab;	  /* next uncarved stack (its guard first) */
-	size_t slab_left; /* stacks left to carve in the slab */
+	struct stack_list warm; /* pages kept; the newest freed on top */
+	struct stack_list cold; /* pages given back (trim) */
+	bool trimming;		/* a trim is under way, outside the lock */
+	char *slab;		/* next uncarved stack (its guard first) */
+	size_t slab_left;	/* stacks left to carve in the slab */
 };
 
 static struct {
@@ -53,6 +61,9 @@ static struct {
 	size_t page;
 	int guard_mode; /* 0 unknown, 1 madvise, 2 mprotect */
 	size_t mprotect_guards;
+	/* Some pool keeps more than POOL_KEEP warm stacks: a hint, read
+	 * without the lock by stack_trim. */
+	_Atomic bool excess;
 } g = { .lock = PTHREAD_MUTEX_INITIALIZER, .default_size = LWP_STACK_DEFAULT };
 
 static size_t page_size(void)
@@ -164,11 +175,33 @@ static int carve(struct pool *p, void **lo)
 	return 0;
 }
 
-/* Under g.lock. */
+/* Room for n more entries in l. */
+static int list_reserve(struct stack_list *l, size_t n)
+{
+	size_t cap = l->cap ? l->cap : 256;
+	void **lo;
+
+	if (l->n + n <= l->cap)
+		return 0;
+	while (cap < l->n + n)
+		cap *= 2;
+	lo = realloc(l->lo, cap * sizeof(*lo));
+	if (!lo)
+		return LWP_ENOMEM;
+	l->lo = lo;
+	l->cap = cap;
+	return 0;
+}
+
+/* Under g.lock: the most recently freed stack, warm ones first. */
 static int pool_take(struct pool *p, void **lo)
 {
-	if (p->nfree) {
-		*lo = p->free[--p->nfree];
+	if (p->warm.n) {
+		*lo = p->warm.lo[--p->warm.n];
+		return 0;
+	}
+	if (p->cold.n) {
+		*lo = p->cold.lo[--p->cold.n];
 		return 0;
 	}
 	return carve(p, lo);
@@ -177,16 +210,85 @@ static int pool_take(struct pool *p, void **lo)
 /* Under g.lock. */
 static int pool_give(struct pool *p, void *lo)
 {
-	if (p->nfree == p->capfree) {
-		size_t cap = p->capfree ? 2 * p->capfree : 256;
-		void **f = realloc(p->free, cap * sizeof(*f));
-		if (!f)
-			return LWP_ENOMEM;
-		p->free = f;
-		p->capfree = cap;
-	}
-	p->free[p->nfree++] = lo;
+	int err = list_reserve(&p->warm, 1);
+
+	if (err)
+		return err;
+	p->warm.lo[p->warm.n++] = lo;
+	if (p->warm.n > POOL_KEEP)
+		atomic_store_explicit(&g.excess, true, memory_order_relaxed);
 	return 0;
+}
+
+static int by_address(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t) * (void *const *)a;
+	uintptr_t y = (uintptr_t) * (void *const *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Give back the pages of n stacks of `size` bytes.  Each madvise costs a
+ * TLB shootdown on every core running this process, so neighbours in a
+ * slab, sorted together, go in one call (guards between them survive
+ * MADV_DONTNEED: mprotect'ed ones are separate mappings, madvise'd ones are
+ * page-table markers it preserves). */
+static void release_pages(void **lo, size_t n, size_t size)
+{
+	size_t stride = size + page_size();
+
+	qsort(lo, n, sizeof(*lo), by_address);
+	for (size_t i = 0, j; i < n; i = j) {
+		for (j = i + 1; j < n; j++)
+			if ((char *)lo[j] != (char *)lo[j - 1] + stride)
+				break;
+		madvise(lo[i],
+			(size_t)((char *)lo[j - 1] - (char *)lo[i]) + size,
+			MADV_DONTNEED);
+	}
+}
+
+/* Under g.lock, which it drops meanwhile: move the warm stacks beyond
+ * POOL_KEEP, the longest unused, to the cold list and give back their
+ * pages.  One trim at a time per pool: the cold list's room is reserved
+ * first, and only takes change it while the lock is dropped. */
+static void pool_trim(size_t size)
+{
+	struct pool *p = pool_for(size);
+	size_t n;
+	void **lo;
+
+	if (!p || p->trimming || p->warm.n <= POOL_KEEP)
+		return;
+	n = p->warm.n - POOL_KEEP;
+	lo = malloc(n * sizeof(*lo));
+	if (!lo || list_reserve(&p->cold, n) != 0) {
+		free(lo);
+		return;
+	}
+	memcpy(lo, p->warm.lo, n * sizeof(*lo));
+	memmove(p->warm.lo, p->warm.lo + n, POOL_KEEP * sizeof(*lo));
+	p->warm.n = POOL_KEEP;
+	p->trimming = true;
+	pthread_mutex_unlock(&g.lock);
+	release_pages(lo, n, size);
+	pthread_mutex_lock(&g.lock);
+	p = pool_for(size); /* g.pools may have moved */
+	memcpy(p->cold.lo + p->cold.n, lo, n * sizeof(*lo));
+	p->cold.n += n;
+	p->trimming = false;
+	free(lo);
+}
+
+void stack_trim(void)
+{
+	if (!atomic_load_explicit(&g.excess, memory_order_relaxed))
+		return;
+	pthread_mutex_lock(&g.lock);
+	atomic_store_explicit(&g.excess, false, memory_order_relaxed);
+	for (size_t i = 0; i < g.npools; i++)
+		pool_trim(g.pools[i].size);
+	pthread_mutex_unlock(&g.lock);
 }
 
 int stack_cache_init(struct stack_cache *c)
@@ -200,10 +302,11 @@ int stack_cache_init(struct stack_cache *c)
 /*
  * Move n stacks from the cache to the pool.  Stacks flow between schedulers
  * (spawned on one, exiting on another), so one cache overflows while
- * another runs dry: the first POOL_KEEP free stacks keep their pages for
- * the next refill, since dropping them would cost a TLB shootdown across
- * every scheduler now and a page fault per stack later.  Beyond that, the
- * pool holds memory no one is about to touch, and gives it back.
+ * another runs dry: the pool keeps the pages of what it is given for the
+ * next refill, since dropping them would cost a TLB shootdown across every
+ * scheduler now and a page fault per stack later.  It gives pages back in
+ * batches: past POOL_TRIM_AT warm stacks, and when a scheduler goes to
+ * sleep (stack_trim), down to POOL_KEEP.
  */
 static void cache_spill(struct stack_cache *c, size_t n)
 {
@@ -212,14 +315,12 @@ static void cache_spill(struct stack_cache *c, size_t n)
 	pthread_mutex_lock(&g.lock);
 	p = pool_for(g.default_size);
 	while (p && n-- && c->count) {
-		void *lo = c->slots[--c->count];
-		if (p->nfree >= POOL_KEEP)
-			madvise(lo, g.default_size, MADV_DONTNEED);
-		if (pool_give(p, lo) != 0) {
-			c->count++; /* keep it cached rather than lose it */
-			break;
-		}
+		if (pool_give(p, c->slots[c->count - 1]) != 0)
+			break; /* keep it cached rather than lose it */
+		c->count--;
 	}
+	if (p && p->warm.n > POOL_TRIM_AT)
+		pool_trim(g.default_size);
 	pthread_mutex_unlock(&g.lock);
 }
 
@@ -301,6 +402,8 @@ void stack_put(struct stack_cache *c, const struct stack *st)
 	struct pool *p = pool_for(st->size);
 	if (!p || pool_give(p, st->lo) != 0)
 		fprintf(stderr, "lwp: out of memory: a stack leaked\n");
+	else if (p->warm.n > POOL_TRIM_AT)
+		pool_trim(st->size);
 	pthread_mutex_unlock(&g.lock);
 }
 

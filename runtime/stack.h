@@ -6,8 +6,8 @@
  * freed stack goes to a per-scheduler LIFO cache, so a warm spawn/exit pair
  * makes no syscall and reuses memory that is already faulted in.  Stacks are
  * never unmapped (munmap would mean TLB shootdowns on every core); a cache
- * that grows past its bound hands the excess, with its pages released, to a
- * global pool.
+ * that grows past its bound hands the excess to a global pool, which gives
+ * the pages of what it holds beyond a bound back to the kernel, in batches.
  */
 #ifndef LWP_STACK_H
 #define LWP_STACK_H
@@ -24,6 +24,9 @@ struct stack {
 	unsigned vg_id;
 #endif
 };
+
+/* Free stacks of one size whose pages the pool keeps (stack.c). */
+#define STACK_POOL_KEEP 4096
 
 /* Per-scheduler cache of stacks of the default size. */
 struct stack_cache {
@@ -47,6 +50,11 @@ size_t stack_default(void);
 must_check int stack_cache_init(struct stack_cache *c);
 /* Return the cache's stacks to the global pool. */
 void stack_cache_drain(struct stack_cache *c);
+
+/* Give back the pages of the free stacks beyond what the pool keeps warm
+ * (a scheduler about to sleep calls it: the burst that freed them is
+ * over). */
+void stack_trim(void);
 
 /* A stack of `size` bytes (rounded); LWP_ENOMEM on failure. */
 must_check int stack_get(struct stack_cache *c, size_t size, struct stack *out);

@@ -546,7 +546,11 @@ static void checks_tags(void *arg)
 	      "%s got a message for %s", lwp_pid_str(self).s,
 	      lwp_pid_str((lwp_pid)m->tag).s);
 	lwp_msg_free(m);
-	while ((m = lwp_receive(NULL, NULL, 0))) {
+	/* What has arrived so far: the sender may outpace a drain that
+	 * waits for an empty mailbox. */
+	for (long n = lwp_mailbox_size(); n > 0; n--) {
+		m = lwp_receive(NULL, NULL, 0);
+		REQUIRE(m != NULL, "a queued message vanished");
 		CHECK(m->tag == (uint64_t)self, "%s got a message for %s",
 		      lwp_pid_str(self).s, lwp_pid_str((lwp_pid)m->tag).s);
 		lwp_msg_free(m);
@@ -808,6 +812,79 @@ Test(proc, max_procs_is_enforced)
 	T_RUN(&cfg, limit_first, (void *)(intptr_t)1);
 	cfg.max_procs = 16; /* a new run, a new limit */
 	T_RUN(&cfg, limit_first, (void *)(intptr_t)16);
+}
+
+/* Schedulers take units of the limit in batches; the limit stays exact
+ * whichever schedulers spawn, and a unit freed on one is found by a spawn
+ * on another. */
+enum {
+	SPREAD_MAX = 300,
+	SPREAD_SPAWNERS = 4
+};
+
+static struct {
+	lwp_pid kids[SPREAD_MAX];
+	_Atomic int made;
+	_Atomic int done;
+} spread;
+
+static void spawns_to_the_limit(void *arg)
+{
+	(void)arg;
+	for (int i = 0;; i++) {
+		lwp_pid p = lwp_spawn(blocks_once, NULL);
+		if (p == LWP_ELIMIT)
+			break;
+		REQUIRE(p > 0, "spawn: %s", lwp_strerror((int)p));
+		spread.kids[atomic_fetch_add(&spread.made, 1)] = p;
+		if (i % 3 == 0)
+			lwp_yield(); /* interleave with the other spawners */
+	}
+	atomic_fetch_add(&spread.done, 1);
+	lwp_msg_free(lwp_receive(NULL, NULL, LWP_INFINITY));
+}
+
+static void limit_spread(void *arg)
+{
+	lwp_pid spawners[SPREAD_SPAWNERS];
+	int64_t deadline = lwp_now() + T_WAIT;
+
+	(void)arg;
+	for (unsigned i = 0; i < SPREAD_SPAWNERS; i++) {
+		lwp_spawn_opts o = { .scheduler = LWP_ON_SCHEDULER(i) };
+		spawners[i] = lwp_spawn_opt(spawns_to_the_limit, NULL, &o);
+		REQUIRE(spawners[i] > 0, "spawner %u", i);
+	}
+	while (atomic_load(&spread.done) < SPREAD_SPAWNERS &&
+	       lwp_now() < deadline)
+		lwp_sleep(MS);
+	REQUIRE(atomic_load(&spread.done) == SPREAD_SPAWNERS, "spawners hang");
+	/* Us, the spawners and their children: the limit, exactly. */
+	CHECK_RC(1 + SPREAD_SPAWNERS + atomic_load(&spread.made), SPREAD_MAX);
+	CHECK_RC(lwp_process_count(), SPREAD_MAX);
+	CHECK_RC(lwp_spawn(nop, NULL), LWP_ELIMIT);
+	for (int round = 0; round < 20; round++) {
+		lwp_pid gone = spread.kids[round];
+		CHECK_RC(lwp_send(gone, 0, NULL, 0), 0);
+		t_wait_dead(gone);
+		spread.kids[round] = lwp_spawn(blocks_once, NULL);
+		REQUIRE(spread.kids[round] > 0, "respawn %d: %s", round,
+			lwp_strerror((int)spread.kids[round]));
+		CHECK_RC(lwp_spawn(nop, NULL), LWP_ELIMIT);
+	}
+	for (int i = 0; i < atomic_load(&spread.made); i++)
+		CHECK_RC(lwp_send(spread.kids[i], 0, NULL, 0), 0);
+	for (unsigned i = 0; i < SPREAD_SPAWNERS; i++)
+		CHECK_RC(lwp_send(spawners[i], 0, NULL, 0), 0);
+}
+
+Test(proc, max_procs_is_exact_across_schedulers)
+{
+	const lwp_config cfg = { .schedulers = SPREAD_SPAWNERS,
+				 .max_procs = SPREAD_MAX };
+
+	t_watchdog(30, "max_procs across schedulers");
+	T_RUN(&cfg, limit_spread, NULL);
 }
 
 static void counts(void *arg)

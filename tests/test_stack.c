@@ -223,3 +223,37 @@ Test(stack, default_size_is_settable)
 	stack_put(&c, &st);
 	stack_cache_drain(&c);
 }
+
+/* Past what the pool keeps warm, freed stacks give their pages back when
+ * asked (a scheduler going to sleep asks): the longest unused lose their
+ * contents, the STACK_POOL_KEEP most recently freed keep them, and every
+ * one is usable again with its guard in place. */
+Test(stack, trim_gives_back_the_longest_unused)
+{
+	enum {
+		EXTRA = 700,
+		N = STACK_POOL_KEEP + EXTRA
+	};
+	static struct stack st[N];
+	size_t size = 2 * LWP_STACK_MIN; /* not the default: no cache */
+
+	for (int i = 0; i < N; i++) {
+		cr_assert_eq(stack_get(NULL, size, &st[i]), 0, "stack %d", i);
+		((volatile char *)stack_top(&st[i]))[-1] = 1;
+	}
+	for (int i = 0; i < N; i++)
+		stack_put(NULL, &st[i]);
+	stack_trim();
+	for (int i = 0; i < N; i++) {
+		char top = ((volatile char *)stack_top(&st[i]))[-1];
+		cr_assert_eq(top, i >= EXTRA, "stack %d %s its page", i,
+			     top ? "kept" : "lost");
+	}
+	for (int i = 0; i < N; i++) {
+		struct stack s;
+		cr_assert_eq(stack_get(NULL, size, &s), 0, "again %d", i);
+		((volatile char *)stack_top(&s))[-1] = 2;
+		if (i % 1000 == 0)
+			check_guard(&s, "trimmed and taken again");
+	}
+}
