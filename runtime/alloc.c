@@ -12,8 +12,7 @@
 #include <jemalloc/jemalloc.h>
 #endif
 
-#define CLASS_MIN_SHIFT 6    /* 64 bytes */
-#define CACHE_MAX	1024 /* blocks kept per class */
+#define CLASS_MIN_SHIFT 6 /* 64 bytes */
 
 static void *general_alloc(size_t size)
 {
@@ -34,60 +33,27 @@ static void general_free(void *p, size_t size)
 #endif
 }
 
-/* The class of a size, or ALLOC_CLASSES if it is too big for the cache. */
-static unsigned size_class(size_t size)
-{
-	unsigned c = 0;
-
-	while (c < ALLOC_CLASSES && size > ((size_t)1 << (CLASS_MIN_SHIFT + c)))
-		c++;
-	return c;
-}
-
 static size_t class_size(unsigned c)
 {
 	return (size_t)1 << (CLASS_MIN_SHIFT + c);
 }
 
-/* ASan can only catch a use after free of a block it sees freed. */
-static struct alloc_cache *cache_or_null(struct alloc_cache *c)
+void *alloc_bytes_slow(struct alloc_cache *c, size_t size)
 {
-	return LWP_ASAN ? NULL : c;
-}
+	unsigned k = alloc_class(size);
 
-void *alloc_bytes(struct alloc_cache *c, size_t size)
-{
-	unsigned k = size_class(size);
-
-	c = cache_or_null(c);
-	if (k == ALLOC_CLASSES)
-		return general_alloc(size);
-	if (c && c->free[k]) {
-		void *p = c->free[k];
-		c->free[k] = *(void **)p;
-		c->count[k]--;
-		return p;
-	}
+	(void)c;
 	/* Allocated at the class size, so that any scheduler can cache it. */
-	return general_alloc(class_size(k));
+	return general_alloc(k == ALLOC_CLASSES ? size : class_size(k));
 }
 
-void alloc_free(struct alloc_cache *c, void *p, size_t size)
+void alloc_free_slow(struct alloc_cache *c, void *p, size_t size)
 {
-	unsigned k = size_class(size);
+	unsigned k = alloc_class(size);
 
-	c = cache_or_null(c);
-	if (!p)
-		return;
-	if (k == ALLOC_CLASSES)
-		return general_free(p, size);
-	if (c && c->count[k] < CACHE_MAX) {
-		*(void **)p = c->free[k];
-		c->free[k] = p;
-		c->count[k]++;
-		return;
-	}
-	general_free(p, class_size(k));
+	(void)c;
+	if (p)
+		general_free(p, k == ALLOC_CLASSES ? size : class_size(k));
 }
 
 void alloc_cache_drain(struct alloc_cache *c)

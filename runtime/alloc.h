@@ -17,16 +17,61 @@
 
 #include "compiler.h"
 
-#define ALLOC_CLASSES 3 /* 64, 128 and 256 bytes */
+#define ALLOC_CLASSES	3    /* 64, 128 and 256 bytes */
+#define ALLOC_CACHE_MAX 1024 /* blocks kept per class */
 
 struct alloc_cache {
 	void *free[ALLOC_CLASSES]; /* LIFO lists linked through the blocks */
 	unsigned count[ALLOC_CLASSES];
 };
 
-/* NULL when out of memory.  cache may be NULL (a foreign thread). */
-must_check void *alloc_bytes(struct alloc_cache *c, size_t size);
-void alloc_free(struct alloc_cache *c, void *p, size_t size);
+/* The class of a size, or ALLOC_CLASSES if it is too big to cache. */
+static inline unsigned alloc_class(size_t size)
+{
+	return size <= 64 ? 0 : size <= 128 ? 1 : size <= 256 ? 2 : 3;
+}
+_Static_assert(ALLOC_CLASSES == 3, "alloc_class knows three classes");
+
+/* ASan can only catch a use after free of a block it sees freed: no cache
+ * there. */
+static inline struct alloc_cache *alloc_cache_usable(struct alloc_cache *c)
+{
+	return LWP_ASAN ? NULL : c;
+}
+
+must_check void *alloc_bytes_slow(struct alloc_cache *c, size_t size);
+void alloc_free_slow(struct alloc_cache *c, void *p, size_t size);
+
+/* NULL when out of memory.  cache may be NULL (a foreign thread).  The
+ * cached case inline: it is most of every message's life. */
+static inline must_check void *alloc_bytes(struct alloc_cache *c, size_t size)
+{
+	unsigned k = alloc_class(size);
+
+	c = alloc_cache_usable(c);
+	if (likely(c && k < ALLOC_CLASSES && c->free[k])) {
+		void *p = c->free[k];
+		c->free[k] = *(void **)p;
+		c->count[k]--;
+		return p;
+	}
+	return alloc_bytes_slow(c, size);
+}
+
+static inline void alloc_free(struct alloc_cache *c, void *p, size_t size)
+{
+	unsigned k = alloc_class(size);
+
+	c = alloc_cache_usable(c);
+	if (likely(c && p && k < ALLOC_CLASSES &&
+		   c->count[k] < ALLOC_CACHE_MAX)) {
+		*(void **)p = c->free[k];
+		c->free[k] = p;
+		c->count[k]++;
+		return;
+	}
+	alloc_free_slow(c, p, size);
+}
 
 /* Return every cached block to the general allocator. */
 void alloc_cache_drain(struct alloc_cache *c);

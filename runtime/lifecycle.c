@@ -19,10 +19,8 @@
 
 struct runtime rt;
 
-int rt_enter(struct sched *s)
+int rt_enter_foreign(void)
 {
-	if (s)
-		return 0;
 	/* seq_cst, pairing with teardown's store of the state and load of
 	 * the count (Dekker): either we see it stopping, or it sees us. */
 	atomic_fetch_add(&rt.foreign, 1);
@@ -32,10 +30,9 @@ int rt_enter(struct sched *s)
 	return LWP_ENOTRUNNING;
 }
 
-void rt_leave(struct sched *s)
+void rt_leave_foreign(void)
 {
-	if (!s)
-		atomic_fetch_sub(&rt.foreign, 1);
+	atomic_fetch_sub(&rt.foreign, 1);
 }
 
 static void wait_foreign_calls(void)

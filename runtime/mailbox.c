@@ -113,10 +113,14 @@ static void free_list(struct msg_hdr *h)
 
 void mailbox_clear(struct mailbox *mb)
 {
-	uintptr_t word =
-		atomic_exchange_explicit(&mb->inbox, 0, memory_order_acquire);
-
-	free_list((struct msg_hdr *)(word & ~INBOX_WAITING));
+	/* Usually empty: the relaxed look spares a locked exchange per exit.
+	 * A message that lands after it is freed by the slot's next
+	 * incarnation (its `to` is this one's) or at teardown. */
+	if (atomic_load_explicit(&mb->inbox, memory_order_relaxed)) {
+		uintptr_t word = atomic_exchange_explicit(&mb->inbox, 0,
+							  memory_order_acquire);
+		free_list((struct msg_hdr *)(word & ~INBOX_WAITING));
+	}
 	free_list(mb->first);
 	mb->first = mb->last = NULL;
 	mb->count = 0;

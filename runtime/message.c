@@ -64,6 +64,21 @@ int lwp_send_msg(lwp_pid to, uint64_t tag, lwp_msg *m)
 	return err;
 }
 
+/* Most payloads are a word or two: copied inline, not through a call. */
+static inline void copy_payload(void *dst, const void *src, size_t n)
+{
+	uint64_t a, b;
+
+	if (n < 8 || n > 16) {
+		memcpy(dst, src, n);
+		return;
+	}
+	memcpy(&a, src, 8); /* two overlapping words cover 8..16 bytes */
+	memcpy(&b, (const char *)src + n - 8, 8);
+	memcpy(dst, &a, 8);
+	memcpy((char *)dst + n - 8, &b, 8);
+}
+
 int lwp_send(lwp_pid to, uint64_t tag, const void *data, size_t size)
 {
 	struct sched *s = sched_self();
@@ -82,7 +97,7 @@ int lwp_send(lwp_pid to, uint64_t tag, const void *data, size_t size)
 		h = msg_new(s, size);
 		if (h) {
 			if (size)
-				memcpy(h->m.data, data, size);
+				copy_payload(h->m.data, data, size);
 			deliver(s, dst, to, tag, h);
 		} else {
 			err = LWP_ENOMEM;

@@ -18,7 +18,7 @@
  *  - The count: each scheduler counts its spawns and exits (struct
  *    proc_count), and proc_live adds them up (see there).  Chunks of
  * the table are 2 MiB and asked for as transparent huge pages: a spawn storm
- * into fresh slots then costs one page fault per CHUNK_PROCS processes
+ * into fresh slots then costs one page fault per PROC_CHUNK_PROCS processes
  * instead of one per 16.
  */
 #include "proc.h"
@@ -33,17 +33,14 @@
 #include "runtime.h"
 #include "sched.h"
 
-#define CHUNK_SHIFT 13
-#define CHUNK_PROCS (1u << CHUNK_SHIFT)
 #define CHUNK_BYTES ((size_t)2 << 20) /* one huge page */
-#define NCHUNKS	    (LWP_MAX_PROCS_MAX >> CHUNK_SHIFT)
 #define SLOT_BATCH  (ARRAY_SIZE(((struct slot_cache *)0)->idx) / 2)
-#define GEN_MAX	    0x7fffffffu /* pids stay positive */
 #define LIVE_BATCH  64u /* units of the limit taken or returned at once */
 
+/* See proc.h; the rest of the table is private to this file. */
+struct proc *_Atomic proc_chunks[PROC_NCHUNKS];
+
 static struct {
-	/* Published with release once initialised; never freed. */
-	struct proc *_Atomic chunks[NCHUNKS];
 	pthread_mutex_t lock; /* the fields below */
 	uint32_t *free;	      /* free slot indices (a stack) */
 	size_t nfree, capfree;
@@ -53,15 +50,8 @@ static struct {
 		foreign; /* spawns from threads that are not schedulers */
 } tab = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-_Static_assert(CHUNK_PROCS * sizeof(struct proc) <= CHUNK_BYTES,
+_Static_assert(PROC_CHUNK_PROCS * sizeof(struct proc) <= CHUNK_BYTES,
 	       "a chunk of the process table must fit one huge page");
-
-static struct proc *slot(uint32_t idx)
-{
-	struct proc *c = atomic_load_explicit(&tab.chunks[idx >> CHUNK_SHIFT],
-					      memory_order_acquire);
-	return c ? &c[idx & (CHUNK_PROCS - 1)] : NULL;
-}
 
 /* A 2 MiB-aligned chunk, so that it can be one huge page. */
 static struct proc *chunk_new(void)
@@ -89,15 +79,15 @@ static int carve(uint32_t *idx)
 
 	if (i >= LWP_MAX_PROCS_MAX)
 		return LWP_ELIMIT;
-	c = load_relaxed(&tab.chunks[i >> CHUNK_SHIFT]);
+	c = load_relaxed(&proc_chunks[i >> PROC_CHUNK_SHIFT]);
 	if (!c) {
 		c = chunk_new();
 		if (!c)
 			return LWP_ENOMEM;
-		atomic_store_explicit(&tab.chunks[i >> CHUNK_SHIFT], c,
+		atomic_store_explicit(&proc_chunks[i >> PROC_CHUNK_SHIFT], c,
 				      memory_order_release);
 	}
-	p = &c[i & (CHUNK_PROCS - 1)];
+	p = &c[i & (PROC_CHUNK_PROCS - 1)];
 	atomic_init(&p->pid, LWP_NOPID);
 	atomic_init(&p->mbox.inbox, 0);
 	atomic_init(&p->name, NULL);
@@ -199,13 +189,13 @@ void proc_table_stop(void)
 	pthread_mutex_lock(&tab.lock);
 	tab.nfree = 0;
 	for (uint32_t i = tab.carved; i-- > 0;) {
-		struct proc *p = slot(i);
+		struct proc *p = proc_slot(i);
 		if (load_relaxed(&p->pid) != LWP_NOPID) {
 			atomic_store(&p->pid, LWP_NOPID);
 			atomic_store(&p->timer.heap, NULL);
 			stack_put(NULL, &p->stack);
 			sched_fiber_destroy(p);
-			p->gen = p->gen == GEN_MAX ? 1 : p->gen + 1;
+			p->gen = p->gen == PROC_GEN_MAX ? 1 : p->gen + 1;
 		}
 		mailbox_clear(&p->mbox);
 		atomic_store(&p->name, NULL);
@@ -215,28 +205,6 @@ void proc_table_stop(void)
 	pthread_mutex_unlock(&tab.lock);
 	atomic_store(&tab.reserved, 0);
 	atomic_store(&tab.foreign, 0);
-}
-
-/* Could pid name a process at all? */
-static bool pid_valid(lwp_pid pid)
-{
-	return pid > 0 && PID_GEN(pid) != 0 && PID_GEN(pid) <= GEN_MAX &&
-	       PID_INDEX(pid) < LWP_MAX_PROCS_MAX;
-}
-
-int proc_lookup(lwp_pid pid, struct proc **out)
-{
-	struct proc *p;
-
-	if (!pid_valid(pid))
-		return LWP_EBADPID;
-	p = slot(PID_INDEX(pid));
-	/* Acquire: pairs with the release in proc_spawn, so a sender sees an
-	 * initialised process once it sees its pid. */
-	if (!p || atomic_load_explicit(&p->pid, memory_order_acquire) != pid)
-		return LWP_ENOPROC;
-	*out = p;
-	return 0;
 }
 
 /*
@@ -363,7 +331,7 @@ lwp_pid proc_spawn(void (*fn)(void *), void *arg, size_t stack_size, int home)
 	err = slot_get(s ? &s->slots : NULL, &idx);
 	if (err)
 		goto fail_live;
-	p = slot(idx);
+	p = proc_slot(idx);
 	err = stack_get(s ? &s->stacks : NULL, stack_size, &p->stack);
 	if (err)
 		goto fail_slot;
@@ -411,7 +379,7 @@ void proc_reap(struct proc *p)
 
 	stack_put(&s->stacks, &p->stack);
 	sched_fiber_destroy(p);
-	p->gen = p->gen == GEN_MAX ? 1 : p->gen + 1;
+	p->gen = p->gen == PROC_GEN_MAX ? 1 : p->gen + 1;
 	slot_put(&s->slots, p->index);
 }
 
@@ -481,7 +449,7 @@ lwp_pid_text lwp_pid_str(lwp_pid pid)
 {
 	lwp_pid_text t;
 
-	if (!pid_valid(pid))
+	if (!proc_pid_valid(pid))
 		snprintf(t.s, sizeof(t.s), "<bad pid>");
 	else
 		snprintf(t.s, sizeof(t.s), "<0.%u.%u>", PID_INDEX(pid),

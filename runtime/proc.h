@@ -77,11 +77,47 @@ struct proc_count {
 void proc_table_start(void);
 void proc_table_stop(void);
 
+/* The table: chunks of PROC_CHUNK_PROCS blocks, published with release
+ * once initialised and never freed (proc.c). */
+#define PROC_CHUNK_SHIFT 13
+#define PROC_CHUNK_PROCS (1u << PROC_CHUNK_SHIFT)
+#define PROC_NCHUNKS	 (LWP_MAX_PROCS_MAX >> PROC_CHUNK_SHIFT)
+#define PROC_GEN_MAX	 0x7fffffffu /* pids stay positive */
+extern struct proc *_Atomic proc_chunks[PROC_NCHUNKS];
+
+/* The block of slot idx, or NULL if its chunk was never carved. */
+static inline struct proc *proc_slot(uint32_t idx)
+{
+	struct proc *c = atomic_load_explicit(
+		&proc_chunks[idx >> PROC_CHUNK_SHIFT], memory_order_acquire);
+	return c ? &c[idx & (PROC_CHUNK_PROCS - 1)] : NULL;
+}
+
+/* Could pid name a process at all? */
+static inline bool proc_pid_valid(lwp_pid pid)
+{
+	return pid > 0 && PID_GEN(pid) != 0 && PID_GEN(pid) <= PROC_GEN_MAX &&
+	       PID_INDEX(pid) < LWP_MAX_PROCS_MAX;
+}
+
 /*
  * The live process named by pid.  LWP_EBADPID if pid cannot be a pid,
- * LWP_ENOPROC if its process has exited.
+ * LWP_ENOPROC if its process has exited.  Inline: every send starts here.
  */
-must_check int proc_lookup(lwp_pid pid, struct proc **out);
+static inline must_check int proc_lookup(lwp_pid pid, struct proc **out)
+{
+	struct proc *p;
+
+	if (!proc_pid_valid(pid))
+		return LWP_EBADPID;
+	p = proc_slot(PID_INDEX(pid));
+	/* Acquire: pairs with the release in proc_spawn, so a sender sees an
+	 * initialised process once it sees its pid. */
+	if (!p || atomic_load_explicit(&p->pid, memory_order_acquire) != pid)
+		return LWP_ENOPROC;
+	*out = p;
+	return 0;
+}
 
 /* Create a process (runnable) and return its pid or a negative error.
  * home: the scheduler to pin it to, or -1. */

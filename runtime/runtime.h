@@ -56,7 +56,18 @@ static inline bool rt_running(void)
  * Scheduler threads pass straight through: teardown runs on one of them
  * only after every process has switched out.
  */
-must_check int rt_enter(struct sched *s);
-void rt_leave(struct sched *s);
+must_check int rt_enter_foreign(void);
+void rt_leave_foreign(void);
+
+static inline must_check int rt_enter(struct sched *s)
+{
+	return s ? 0 : rt_enter_foreign();
+}
+
+static inline void rt_leave(struct sched *s)
+{
+	if (!s)
+		rt_leave_foreign();
+}
 
 #endif /* LWP_RUNTIME_H */
