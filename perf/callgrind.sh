@@ -5,7 +5,7 @@
 #   BUILDDIR  default build-release
 #   SCALE     default 0.01 (1/100 of the work)
 #   TOP       also list the TOP functions by their own (self) Ir per op
-#   BENCH     default: switch ring pingpong spawn
+#   BENCH     default: switch ring pingpong spawn-exit spawn
 #
 # Runs each benchmark once under valgrind --tool=callgrind.  lwp-bench dumps
 # the counts of its timed region alone (CALLGRIND_ZERO_STATS at the start,
@@ -29,7 +29,7 @@ while getopts B:n:t: opt; do
 	esac
 done
 shift $((OPTIND - 1))
-[ $# -gt 0 ] || set -- switch ring pingpong spawn
+[ $# -gt 0 ] || set -- switch ring pingpong spawn-exit spawn
 
 out=${OUTDIR:-/tmp/lwp-callgrind}
 mkdir -p "$out"
