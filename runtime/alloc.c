@@ -38,20 +38,18 @@ static size_t class_size(unsigned c)
 	return (size_t)1 << (CLASS_MIN_SHIFT + c);
 }
 
-void *alloc_bytes_slow(struct alloc_cache *c, size_t size)
+void *alloc_bytes_slow(size_t size)
 {
 	unsigned k = alloc_class(size);
 
-	(void)c;
 	/* Allocated at the class size, so that any scheduler can cache it. */
 	return general_alloc(k == ALLOC_CLASSES ? size : class_size(k));
 }
 
-void alloc_free_slow(struct alloc_cache *c, void *p, size_t size)
+void alloc_free_slow(void *p, size_t size)
 {
 	unsigned k = alloc_class(size);
 
-	(void)c;
 	if (p)
 		general_free(p, k == ALLOC_CLASSES ? size : class_size(k));
 }

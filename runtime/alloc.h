@@ -39,8 +39,9 @@ static inline struct alloc_cache *alloc_cache_usable(struct alloc_cache *c)
 	return LWP_ASAN ? NULL : c;
 }
 
-must_check void *alloc_bytes_slow(struct alloc_cache *c, size_t size);
-void alloc_free_slow(struct alloc_cache *c, void *p, size_t size);
+/* The general allocator, for what the cache cannot serve. */
+must_check void *alloc_bytes_slow(size_t size);
+void alloc_free_slow(void *p, size_t size);
 
 /* NULL when out of memory.  cache may be NULL (a foreign thread).  The
  * cached case inline: it is most of every message's life. */
@@ -55,7 +56,7 @@ static inline must_check void *alloc_bytes(struct alloc_cache *c, size_t size)
 		c->count[k]--;
 		return p;
 	}
-	return alloc_bytes_slow(c, size);
+	return alloc_bytes_slow(size);
 }
 
 static inline void alloc_free(struct alloc_cache *c, void *p, size_t size)
@@ -70,7 +71,7 @@ static inline void alloc_free(struct alloc_cache *c, void *p, size_t size)
 		c->count[k]++;
 		return;
 	}
-	alloc_free_slow(c, p, size);
+	alloc_free_slow(p, size);
 }
 
 /* Return every cached block to the general allocator. */

@@ -334,7 +334,16 @@ int lwp_scheduler_id(void)
 
 size_t lwp_process_count(void)
 {
-	return rt_running() ? proc_live() : 0;
+	struct sched *s = sched_self();
+	size_t n;
+
+	/* Bracketed: the count reads every scheduler's counters, which a
+	 * concurrent teardown frees. */
+	if (rt_enter(s))
+		return 0;
+	n = proc_live();
+	rt_leave(s);
+	return n;
 }
 
 int64_t lwp_now(void)

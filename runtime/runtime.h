@@ -33,8 +33,9 @@ struct runtime {
 	 * foreign senders write it on every call and every pick reads stop. */
 	cacheline_aligned _Atomic long foreign;
 	/* Idle schedulers (sched.c): looking for work or asleep; of those,
-	 * looking; and of those, ready to steal (offers are made to them).
-	 * Written only when schedulers go idle, wake, or start to steal. */
+	 * looking; and of those, ready to steal (offers are made to them; a
+	 * relaxed hint, see offer_work).  Written only when schedulers go
+	 * idle, wake, or start to steal. */
 	cacheline_aligned _Atomic int nidle;
 	_Atomic int nspinning;
 	_Atomic int nhungry;

@@ -35,8 +35,10 @@
  * move than to run where it was (a steal moves the process's cache lines,
  * and those of its stack, slot and messages, to another core). */
 #define SCHED_STEAL_WORTH_NS 5000
-/* The longest a thief then waits before it steals again: well inside a
- * spin, so that it does not park and cost its victims a futex wake. */
+/* A thief then waits before it steals again, from the first wait to the
+ * longest: well inside a spin, so that it does not park and cost its
+ * victims a futex wake. */
+#define SCHED_STEAL_BACKOFF_MIN_NS 1000
 #define SCHED_STEAL_BACKOFF_MAX_NS (SCHED_SPIN_NS / 2)
 
 /* initial-exec: the fault handler reads it, and must not allocate TLS. */
@@ -322,7 +324,7 @@ static struct proc *find_work(struct sched *s, bool may_steal)
 
 	if (!p)
 		p = take_global(s);
-	if (!p && may_steal) { /* no tiers with one scheduler: no steal */
+	if (!p && may_steal) { /* finds no victim with one scheduler */
 		p = steal_work(s);
 		if (p)
 			s->stolen_at = timer_now();
@@ -343,7 +345,7 @@ static void pace_stealing(struct sched *s)
 	if (timer_now() - s->stolen_at >= SCHED_STEAL_WORTH_NS)
 		b = 0;
 	else
-		b = b ? 2 * b : 1000;
+		b = b ? 2 * b : SCHED_STEAL_BACKOFF_MIN_NS;
 	s->steal_backoff =
 		b < SCHED_STEAL_BACKOFF_MAX_NS ? b : SCHED_STEAL_BACKOFF_MAX_NS;
 	s->stolen_at = 0;
@@ -361,7 +363,8 @@ static struct proc *spin(struct sched *s)
 	do {
 		if (!hungry && now >= steal_from) {
 			hungry = true; /* ask busy schedulers for work */
-			atomic_fetch_add(&rt.nhungry, 1);
+			atomic_fetch_add_explicit(&rt.nhungry, 1,
+						  memory_order_relaxed);
 		}
 		for (int i = 0; i < 32 && !p; i++) {
 			cpu_relax();
@@ -375,7 +378,7 @@ static struct proc *spin(struct sched *s)
 		now = timer_now();
 	} while (now < until);
 	if (hungry)
-		atomic_fetch_sub(&rt.nhungry, 1);
+		atomic_fetch_sub_explicit(&rt.nhungry, 1, memory_order_relaxed);
 	return p;
 }
 
@@ -480,7 +483,11 @@ static void ready_shared(struct sched *s, struct proc *p)
 }
 
 /* Thieves steal only from rings: while one is looking and s's ring is
- * empty, move the best work to offer there (runq.h). */
+ * empty, move the best work to offer there (runq.h).  rt.nhungry is a
+ * hint, read and written relaxed: an offer missed or made in vain costs
+ * balance, never work, since nothing is published through the count
+ * (the offered process is, by the ring's release of tail), and whatever
+ * s keeps it runs itself. */
 static void offer_work(struct sched *s)
 {
 	struct proc *p;

@@ -166,15 +166,7 @@ smp_fail(const char *file, int line, const char *fmt, ...)
 		}                                                  \
 	} while (0)
 
-/* CHECK that an integer-valued call returned want, naming both codes. */
-#define CHECK_RC(call, want)                                                  \
-	do {                                                                  \
-		long long got_ = (long long)(call);                           \
-		long long want_ = (long long)(want);                          \
-		CHECK(got_ == want_, "%s returned %lld (%s), want %lld (%s)", \
-		      #call, got_, lwp_strerror((int)got_), want_,            \
-		      lwp_strerror((int)want_));                              \
-	} while (0)
+#include "check_rc.h"
 
 __attribute__((noreturn, unused)) static void smp_bail(void)
 {
