@@ -10,6 +10,9 @@
 #ifndef LWP_ARCH_H
 #define LWP_ARCH_H
 
+#include <stdint.h>
+#include <ucontext.h>
+
 typedef struct arch_ctx {
 	void *sp;
 } arch_ctx;
@@ -32,5 +35,25 @@ void *arch_switch(arch_ctx *from, const arch_ctx *to, void *arg);
  * traps (it has no caller to return to).
  */
 void arch_make(arch_ctx *ctx, void *stack_top, void (*entry)(void *arg));
+
+/* The interrupted program counter and stack pointer in a signal's
+ * context (the preemption and fault handlers look at them). */
+static inline uintptr_t arch_uc_pc(const ucontext_t *uc)
+{
+#if defined(__x86_64__)
+	return (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+#elif defined(__aarch64__)
+	return (uintptr_t)uc->uc_mcontext.pc;
+#endif
+}
+
+static inline uintptr_t arch_uc_sp(const ucontext_t *uc)
+{
+#if defined(__x86_64__)
+	return (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+	return (uintptr_t)uc->uc_mcontext.sp;
+#endif
+}
 
 #endif /* LWP_ARCH_H */

@@ -40,13 +40,15 @@
  *    thread (a thread the runtime does not own) while the runtime runs.
  *  - Thread-local storage.  Processes run on one scheduler thread per core,
  *    and a process that is not pinned (lwp_spawn_opts.scheduler) may resume
- *    on another thread after any lwp_* call that can switch (receive,
- *    sleep, yield, and send or spawn once its budget is spent).  Compilers
- *    may keep the address of a thread-local variable across such a call -
- *    errno's too, since glibc declares __errno_location() const - so a
- *    process must not hold on to thread-local state across them.  errno
- *    itself is saved and restored per process, so a pinned process (or one
- *    on a runtime with one scheduler) keeps its own errno across calls.
+ *    on another thread after any lwp_* call (receive, sleep, yield, send,
+ *    spawn...).  Compilers may keep the address of a thread-local variable
+ *    across such a call - errno's too, since glibc declares
+ *    __errno_location() const - so a process must not hold on to
+ *    thread-local state across them.  errno itself is saved and restored
+ *    per process, so a pinned process (or one on a runtime with one
+ *    scheduler) keeps its own errno across calls.  Preemption (below)
+ *    never moves a process to another thread.  docs/PREEMPTION.md has the
+ *    whole story.
  */
 #ifndef LWP_H
 #define LWP_H
@@ -154,6 +156,15 @@ typedef struct lwp_config {
 	size_t stack_size;
 	/* Most processes alive at once.  0: LWP_MAX_PROCS_DEFAULT. */
 	uint32_t max_procs;
+	/* How long a process may run without a runtime call before it is
+	 * preempted (see Preemption).  0: LWP_TIMESLICE_DEFAULT;
+	 * LWP_INFINITY: never (processes give way only at runtime calls);
+	 * otherwise LWP_TIMESLICE_MIN..LWP_TIMESLICE_MAX. */
+	int64_t timeslice_ns;
+	/* The signal that preempts.  0: SIGURG.  Not one the kernel sends
+	 * for faults (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS),
+	 * SIGABRT, SIGKILL, SIGSTOP or glibc's internal ones. */
+	int preempt_signal;
 } lwp_config;
 
 enum {
@@ -168,6 +179,9 @@ enum {
 #define LWP_STACK_MAX	      ((size_t)1024 * 1024 * 1024)
 #define LWP_MAX_PROCS_DEFAULT (1u << 22) /* 4,194,304 */
 #define LWP_MAX_PROCS_MAX     (1u << 28)
+#define LWP_TIMESLICE_DEFAULT ((int64_t)1000000)     /* 1 ms */
+#define LWP_TIMESLICE_MIN     ((int64_t)10000)	     /* 10 us */
+#define LWP_TIMESLICE_MAX     ((int64_t)10000000000) /* 10 s */
 
 /*
  * Start the runtime on the calling thread, run fn(arg) as the first
@@ -357,6 +371,73 @@ LWP_API long lwp_flush(void (*print)(const lwp_msg *m, void *ctx), void *ctx);
  * shown), anything else as a binary <<1,2,3>>.
  */
 LWP_API int lwp_msg_format(const lwp_msg *m, char *buf, size_t len);
+
+/* ------------------------------------------------------------------------ */
+/* Preemption                                                                */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A process that computes without calling the runtime does not hold its
+ * scheduler: once it has run for a timeslice (lwp_config.timeslice_ns), or
+ * for 50 us while another process is due on that scheduler (its timer
+ * expired, it was woken from elsewhere), a watchdog thread sends its
+ * scheduler thread the preemption signal (SIGURG by default), and the
+ * handler switches the process out.  Every register is kept: general,
+ * flags, FP/SIMD (AVX, SVE...) and the FP control state.  Processes woken
+ * meanwhile run before it; it resumes later, on the same thread.  Runtime
+ * calls also count a budget and give way cooperatively, as Erlang's
+ * reductions do.
+ *
+ * The signal switches a process out only at a safe point: in the program's
+ * own code (and in libraries registered with lwp_preempt_allow()), never
+ * inside the C library, the allocator, the dynamic linker, the vDSO, the
+ * runtime itself, or a lwp_preempt_disable() region.  A process
+ * interrupted elsewhere is preempted when it next calls the runtime or
+ * leaves the region.  So code that keeps thread-local state (its own
+ * __thread variables, a library's per-thread cache) in a consistent state
+ * only between its own calls is safe; code that hands a per-thread
+ * resource from one statement to the next (a lock it holds, a pointer into
+ * another library's thread-local data) must not be preempted in between:
+ * wrap it in lwp_preempt_disable()/lwp_preempt_enable(), or pin it.
+ *
+ * The handler a program installed for the signal before the runtime
+ * started is still called for every signal that is not a preemption; the
+ * dispositions are restored when the runtime stops.  A scheduler thread
+ * blocked in a system call is not signalled.  Preemption is off, and only
+ * the cooperative half remains, in programs linked fully statically (libc's
+ * code would be indistinguishable from the program's) and under
+ * ThreadSanitizer (which defers signals).  docs/PREEMPTION.md says more.
+ */
+
+/* Make the caller not preemptible until the matching lwp_preempt_enable().
+ * Nests.  It still gives way at runtime calls that block or yield.  0, or
+ * LWP_ENOTPROC outside a process. */
+LWP_API int lwp_preempt_disable(void);
+
+/* Undo one lwp_preempt_disable(); on the outermost, take a preemption that
+ * was deferred meanwhile (the caller yields).  0, LWP_EINVAL if the caller
+ * has not disabled preemption, LWP_ENOTPROC outside a process. */
+LWP_API int lwp_preempt_enable(void);
+
+/*
+ * Let processes be preempted in the code of the shared library (or the
+ * program) that contains `code` (any address in it, e.g. a function of
+ * its), as they are in the program's own code.  Only for code that is
+ * safe to switch away from at any instruction (see above).  Lasts for the
+ * life of the program, across runs.  0, or LWP_EINVAL (NULL, an address in
+ * no loaded object, or in liblwp), LWP_ENOMEM (too many ranges: 64).
+ */
+LWP_API int lwp_preempt_allow(const void *code);
+
+/* What a scheduler has counted. */
+typedef struct lwp_sched_stats {
+	uint64_t preemptions;	   /* processes switched out by the signal */
+	uint64_t preempt_deferred; /* signals that found no safe point */
+} lwp_sched_stats;
+
+/* Scheduler `id`'s counts since the runtime started.  0, or LWP_EINVAL (no
+ * such scheduler, out NULL), LWP_ENOTRUNNING. */
+LWP_API int lwp_scheduler_stats(unsigned id, lwp_sched_stats *out);
 
 /* ------------------------------------------------------------------------ */
 /* Registered names                                                          */

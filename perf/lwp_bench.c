@@ -31,7 +31,7 @@
 #endif
 #endif
 
-#define MAX_METRICS 3
+#define MAX_METRICS 4
 #define MAX_REPS    1000
 #define MAX_BENCHES 32
 #define MAX_SCHEDS  8 /* scheduler counts in -s */
@@ -108,6 +108,9 @@ static double per_op(int64_t t0, int64_t t1, long ops)
 /* lwp_scheduler_count() as the first process saw it. */
 static atomic_uint ran_scheds;
 
+/* The timeslice of the runs (lwp_config.timeslice_ns; 0: the default). */
+static int64_t timeslice;
+
 struct first {
 	void (*fn)(void *);
 	void *arg;
@@ -134,6 +137,7 @@ static int run_lwp(struct rep *r, void (*fn)(void *), void *arg, long procs,
 	long max = procs + PROC_SLACK;
 	lwp_config cfg = {
 		.schedulers = r->scheds,
+		.timeslice_ns = timeslice,
 		.stack_size = stack,
 		.max_procs = max > (long)LWP_MAX_PROCS_MAX ? LWP_MAX_PROCS_MAX :
 							     (uint32_t)max,
@@ -215,6 +219,13 @@ static long vm_status(const char *field)
 			break;
 	fclose(f);
 	return kb < 0 ? -1 : kb * 1024;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
 }
 
 /* Yield until *counter reaches n (the processes counted have all run). */
@@ -614,6 +625,123 @@ static int bench_pingpong_x(struct rep *r)
 		return BENCH_SKIP;
 	}
 	return pp_run(r, "pingpong-x", 1);
+}
+
+/* ---- fairness: round trips and sleeps among processes that never yield -- */
+
+#define FAIR_HOGS 4
+
+struct fair {
+	long n;
+	atomic_bool stop; /* the hogs' end */
+	atomic_int err;
+	struct pp pong;	     /* the peer's state (pp_pong) */
+	double *rtt, *slept; /* ns, one per round */
+};
+
+static void fair_hog(void *arg)
+{
+	struct fair *f = arg;
+
+	while (!atomic_load_explicit(&f->stop, memory_order_relaxed))
+		;
+}
+
+static void fair_round(struct fair *f, lwp_pid peer, long i)
+{
+	int64_t t0 = lwp_now(), t1;
+
+	if (!pp_round(peer, i)) {
+		fail(&f->err, LWP_ENOPROC);
+		return;
+	}
+	t1 = lwp_now();
+	lwp_sleep(1000000);
+	f->rtt[i] = (double)(t1 - t0);
+	f->slept[i] = (double)(lwp_now() - t1);
+}
+
+static void fair_main(void *arg)
+{
+	struct fair *f = arg;
+	lwp_pid peer;
+
+	for (int i = 0; i < FAIR_HOGS; i++)
+		if (lwp_spawn(fair_hog, f) < 0) {
+			fail(&f->err, LWP_ENOMEM);
+			return;
+		}
+	peer = lwp_spawn(pp_pong, &f->pong);
+	if (peer < 0) {
+		fail(&f->err, (int)peer);
+		return;
+	}
+	lwp_sleep(5000000); /* the hogs spread over the schedulers */
+	for (long i = 0; i < f->n && !atomic_load(&f->err); i++)
+		fair_round(f, peer, i);
+	atomic_store(&f->stop, true);
+	lwp_send(peer, TAG_STOP, NULL, 0);
+}
+
+/* The q-quantile of v[0..n), sorting v. */
+static double quantile(double *v, long n, double q)
+{
+	long i = (long)(q * (double)(n - 1) + 0.5);
+
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return v[i];
+}
+
+static int bench_fairness(struct rep *r)
+{
+	struct fair f = { .n = scaled(r->scale, 1000) };
+	int err = LWP_ENOMEM;
+
+	f.rtt = calloc((size_t)f.n, sizeof(*f.rtt));
+	f.slept = calloc((size_t)f.n, sizeof(*f.slept));
+	if (f.rtt && f.slept)
+		err = outcome(run_lwp(r, fair_main, &f, FAIR_HOGS + 2, 0),
+			      &f.err);
+	if (!err) {
+		r->ops = f.n;
+		r->v[0] = quantile(f.rtt, f.n, 0.50) / 1e3;
+		r->v[1] = quantile(f.rtt, f.n, 0.99) / 1e3;
+		r->v[2] = quantile(f.slept, f.n, 0.50) / 1e6;
+		r->v[3] = quantile(f.slept, f.n, 0.99) / 1e6;
+	}
+	free(f.rtt);
+	free(f.slept);
+	return err;
+}
+
+/* ---- preempt-cost: the watchdog's price when nothing needs preempting ----- */
+
+/* fn's figure with the default timeslice over its figure with preemption
+ * off, as a percentage above 100; the two runs alternate, in one process,
+ * so that the machine's drift hits both alike. */
+static int on_vs_off(struct rep *r, int (*fn)(struct rep *r), double *pct)
+{
+	struct rep on = *r, off = *r;
+	int err;
+
+	timeslice = LWP_INFINITY;
+	err = fn(&off);
+	timeslice = 0;
+	if (!err)
+		err = fn(&on);
+	if (err)
+		return err;
+	r->ran = on.ran;
+	r->ops = on.ops;
+	*pct = (on.v[0] / off.v[0] - 1) * 100;
+	return 0;
+}
+
+static int bench_preempt_cost(struct rep *r)
+{
+	int err = on_vs_off(r, bench_ring, &r->v[0]);
+
+	return err ? err : on_vs_off(r, bench_pingpong, &r->v[1]);
 }
 
 /* ---- skynet: a tree of a million leaves, 10 children a node -------------- */
@@ -1032,6 +1160,27 @@ static const struct bench benches[] = {
 			 .at_least = true } },
 	},
 	{
+		.name = "fairness",
+		.what = "round trips and 1 ms sleeps, 1,000, among 4 spinning "
+			"processes",
+		.fn = bench_fairness,
+		.m = { { .name = "fair-rtt-p50", .unit = "us" },
+		       { .name = "fair-rtt-p99", .unit = "us", .target = 100 },
+		       { .name = "fair-sleep-p50", .unit = "ms" },
+		       { .name = "fair-sleep-p99",
+			 .unit = "ms",
+			 .target = 1.2 } },
+	},
+	{
+		.name = "preempt-cost",
+		.what = "ring and pingpong, preemption on vs off (% slower on)",
+		.fn = bench_preempt_cost,
+		.m = { { .name = "cost-ring", .unit = "% on/off", .target = 3 },
+		       { .name = "cost-pingpong",
+			 .unit = "% on/off",
+			 .target = 3 } },
+	},
+	{
 		.name = "idle-rss",
 		.what = "1M processes blocked in receive: memory, setup time",
 		.fn = bench_idle,
@@ -1073,13 +1222,6 @@ struct check {
 	char why[96];
 };
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 static void summarise(struct result *res)
 {
 	double s[MAX_REPS];
@@ -1114,7 +1256,7 @@ static const char *fmt_value(char *buf, size_t len, double v)
 
 static void print_header(void)
 {
-	printf("%-12s %5s %10s %10s %10s  %-14s %8s\n", "benchmark", "sched",
+	printf("%-15s %5s %10s %10s %10s  %-14s %8s\n", "benchmark", "sched",
 	       "median", "min", "max", "unit", "target");
 }
 
@@ -1139,7 +1281,7 @@ static void print_rows(const struct result *res)
 				 m->at_least ? ">=" : "<=", m->target);
 			status = meets(m, res->median[k]) ? "PASS" : "MISS";
 		}
-		printf("%-12s %5s %10s %10s %10s  %-14s %8s%s%s\n", m->name,
+		printf("%-15s %5s %10s %10s %10s  %-14s %8s%s%s\n", m->name,
 		       fmt_sched(s, sizeof(s), res),
 		       fmt_value(a, sizeof(a), res->median[k]),
 		       fmt_value(b, sizeof(b), res->min[k]),
@@ -1151,7 +1293,7 @@ static void print_rows(const struct result *res)
 
 static void print_skip(const struct bench *b, unsigned scheds, const char *note)
 {
-	printf("%-12s %5u  %s\n", b->m[0].name, scheds, note);
+	printf("%-15s %5u  %s\n", b->m[0].name, scheds, note);
 	fflush(stdout);
 }
 
@@ -1347,14 +1489,19 @@ static void read_all(int fd, char *line, size_t cap)
 
 static int run_fresh(const struct bench *b, struct rep *r)
 {
-	char scale[64], scheds[16], line[512], *end;
+	char scale[64], scheds[16], slice[32], line[512], *end;
 	char *argv[] = { "lwp-bench", "--child", (char *)b->name, "-n",
-			 scale,	      "-s",	 scheds,	  NULL };
+			 scale,	      "-s",	 scheds,	  "-t",
+			 slice,	      NULL };
 	int fd[2], status;
 	pid_t pid;
 
 	snprintf(scale, sizeof(scale), "%.17g", r->scale);
 	snprintf(scheds, sizeof(scheds), "%u", r->scheds);
+	if (timeslice == LWP_INFINITY)
+		snprintf(slice, sizeof(slice), "off");
+	else
+		snprintf(slice, sizeof(slice), "%lld", (long long)timeslice);
 	fflush(stdout);
 	if (pipe(fd) != 0)
 		return LWP_ESYS;
@@ -1391,13 +1538,15 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: lwp-bench [-r REPS] [-b NAME]... [-n SCALE] [-s LIST] "
-		"[--json FILE] [-l]\n"
+		"[-t NS] [--json FILE] [-l]\n"
 		"  -r REPS      repetitions of each benchmark (default 5)\n"
 		"  -b NAME      run only this benchmark (repeatable)\n"
 		"  -n SCALE     multiply every operation count (0.01: 1/100 of "
 		"the work)\n"
 		"  -s LIST      scheduler counts to run each benchmark with "
 		"(default 1,2)\n"
+		"  -t NS        the runtime's timeslice in ns (default: lwp's); "
+		"off: no preemption\n"
 		"  --json FILE  also write the results to FILE\n"
 		"  -l           list the benchmarks\n");
 }
@@ -1435,6 +1584,10 @@ static bool parse_opt(const char *a, const char *v, struct opts *o)
 		return !*end && o->scale > 0;
 	} else if (!strcmp(a, "-s")) {
 		return parse_scheds(v, o);
+	} else if (!strcmp(a, "-t")) {
+		timeslice = strcmp(v, "off") ? strtoll(v, &end, 10) :
+					       LWP_INFINITY;
+		return !strcmp(v, "off") || (!*end && timeslice >= 0);
 	} else if (!strcmp(a, "-b")) {
 		if (o->nonly == MAX_BENCHES)
 			return false;

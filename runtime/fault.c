@@ -19,6 +19,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "arch.h"
 #include "lwp.h"
 #include "proc.h"
 #include "sched.h"
@@ -43,11 +44,27 @@ static void pass_on(int sig, siginfo_t *si, void *uc)
 	signal(sig, SIG_DFL);
 }
 
+/* Did p overflow its stack?  Either an access hit the guard, or the
+ * kernel found no room on the stack for a signal frame (the preemption
+ * signal's, most likely) and sent SIGSEGV instead (SI_KERNEL), with the
+ * stack pointer within a frame's size of the guard. */
+static bool overflowed(const struct proc *p, const siginfo_t *si,
+		       const ucontext_t *uc)
+{
+	uintptr_t sp = arch_uc_sp(uc), lo = (uintptr_t)p->stack.lo;
+
+	if (stack_in_guard(&p->stack, si->si_addr))
+		return true;
+	return si->si_code == SI_KERNEL &&
+	       (stack_in_guard(&p->stack, (void *)sp) ||
+		(sp >= lo && sp - lo < getauxval(AT_MINSIGSTKSZ)));
+}
+
 static void on_fault(int sig, siginfo_t *si, void *uc)
 {
 	struct proc *p = sched_current();
 
-	if (p && stack_in_guard(&p->stack, si->si_addr)) {
+	if (p && overflowed(p, si, uc)) {
 		static const char msg[] = "lwp: a process overflowed its "
 					  "stack and was ended\n";
 		ssize_t r = write(STDERR_FILENO, msg, sizeof(msg) - 1);

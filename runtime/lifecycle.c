@@ -41,12 +41,24 @@ static void wait_foreign_calls(void)
 		sched_yield();
 }
 
-static int check_config(const lwp_config *cfg, size_t *stack, uint32_t *max)
+/* What start() takes from the config, once checked. */
+struct settings {
+	size_t stack;
+	uint32_t max;
+	int64_t slice;
+	int signo;
+};
+
+static int check_config(const lwp_config *cfg, struct settings *set)
 {
+	size_t *stack = &set->stack;
+	uint32_t *max = &set->max;
+	int err = preempt_config(cfg, &set->slice, &set->signo);
+
 	*stack = LWP_STACK_DEFAULT;
 	*max = LWP_MAX_PROCS_DEFAULT;
-	if (!cfg)
-		return 0;
+	if (err || !cfg)
+		return err;
 	if (cfg->stack_size) {
 		*stack = stack_round(cfg->stack_size);
 		if (!*stack)
@@ -134,16 +146,16 @@ static int scheds_init(void)
 
 static int start(const lwp_config *cfg, bool until_empty)
 {
-	size_t stack;
-	uint32_t max;
-	int err = check_config(cfg, &stack, &max);
+	struct settings set;
+	int err = check_config(cfg, &set);
 
 	if (err)
 		return err;
-	rt.stack_size = stack;
-	rt.max_procs = max;
+	rt.stack_size = set.stack;
+	rt.max_procs = set.max;
+	rt.timeslice = set.slice == LWP_INFINITY ? TIMER_NEVER : set.slice;
 	rt.until_empty = until_empty;
-	stack_set_default(stack);
+	stack_set_default(set.stack);
 	atomic_store(&rt.stop, false);
 	atomic_store(&rt.nidle, 0);
 	atomic_store(&rt.nspinning, 0);
@@ -161,9 +173,14 @@ static int start(const lwp_config *cfg, bool until_empty)
 	err = fault_start();
 	if (err)
 		goto fail_scheds;
+	err = preempt_start(set.slice, set.signo);
+	if (err)
+		goto fail_fault;
 	topo_save_host(&rt.topo);
 	return 0;
 
+fail_fault:
+	fault_stop();
 fail_scheds:
 	proc_table_stop();
 	scheds_fini(rt.nscheds);
@@ -177,6 +194,7 @@ fail_topo:
 static void stop(void)
 {
 	topo_restore_host(&rt.topo);
+	preempt_stop();
 	fault_stop();
 	registry_clear();
 	scheds_fini(rt.nscheds);
@@ -306,17 +324,18 @@ static int stop_embedded(void)
 int lwp_stop(void)
 {
 	struct sched *s = sched_self();
-	int err = rt_enter(s);
+	struct proc *self = sched_caller(s);
+	int err = rt_enter(self);
 
 	if (err)
 		return err;
 	if (!s && !rt.until_empty) {
-		rt_leave(s); /* teardown waits for foreign calls */
+		rt_leave(self); /* teardown waits for foreign calls */
 		return stop_embedded();
 	}
 	atomic_store(&rt.stop, true);
 	sched_kick_all();
-	rt_leave(s);
+	rt_leave(self);
 	return 0;
 }
 
@@ -334,15 +353,15 @@ int lwp_scheduler_id(void)
 
 size_t lwp_process_count(void)
 {
-	struct sched *s = sched_self();
+	struct proc *self = sched_current();
 	size_t n;
 
 	/* Bracketed: the count reads every scheduler's counters, which a
 	 * concurrent teardown frees. */
-	if (rt_enter(s))
+	if (rt_enter(self))
 		return 0;
 	n = proc_live();
-	rt_leave(s);
+	rt_leave(self);
 	return n;
 }
 

@@ -21,14 +21,6 @@ static size_t msg_bytes(size_t size)
 	return sizeof(struct msg_hdr) + size;
 }
 
-/* The calling scheduler's cache of free messages (NULL off schedulers). */
-static struct alloc_cache *msg_cache(void)
-{
-	struct sched *s = sched_self();
-
-	return s ? &s->msgs : NULL;
-}
-
 struct msg_hdr *msg_new(struct sched *s, size_t size)
 {
 	struct msg_hdr *h;
@@ -41,9 +33,9 @@ struct msg_hdr *msg_new(struct sched *s, size_t size)
 	return h;
 }
 
-void msg_delete(struct msg_hdr *h)
+void msg_delete(struct sched *s, struct msg_hdr *h)
 {
-	alloc_free(msg_cache(), h, msg_bytes(h->m.size));
+	alloc_free(s ? &s->msgs : NULL, h, msg_bytes(h->m.size));
 }
 
 bool mailbox_push(struct mailbox *mb, struct msg_hdr *h)
@@ -70,7 +62,7 @@ struct msg_hdr *mailbox_drain_slow(struct mailbox *mb, lwp_pid self)
 		struct msg_hdr *h = lifo;
 		lifo = h->next;
 		if (unlikely(h->to != self)) { /* for an earlier incarnation */
-			msg_delete(h);
+			msg_delete(sched_self(), h);
 			continue;
 		}
 		h->next = fifo;
@@ -106,7 +98,7 @@ static void free_list(struct msg_hdr *h)
 {
 	while (h) {
 		struct msg_hdr *next = h->next;
-		msg_delete(h);
+		msg_delete(sched_self(), h);
 		h = next;
 	}
 }

@@ -54,7 +54,7 @@ static inline struct msg_hdr *msg_hdr_of(const lwp_msg *m)
 /* A message with room for size payload bytes, or NULL (LWP_ENOMEM); from
  * s's cache (s: the caller's scheduler, NULL on other threads). */
 must_check struct msg_hdr *msg_new(struct sched *s, size_t size);
-void msg_delete(struct msg_hdr *h);
+void msg_delete(struct sched *s, struct msg_hdr *h);
 
 /*
  * Link h into mb's inbox.  Returns true when the caller won the duty to

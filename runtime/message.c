@@ -16,18 +16,35 @@
 #include "runtime.h"
 #include "sched.h"
 
+/* Messages come from the scheduler's cache: not preemptible meanwhile.
+ * Foreign threads use the allocator directly, running or not. */
 lwp_msg *lwp_msg_alloc(size_t size)
 {
-	struct msg_hdr *h = msg_new(sched_self(), size);
+	struct sched *s = sched_self();
+	struct proc *self = sched_caller(s);
+	struct msg_hdr *h;
 
+	if (self)
+		preempt_disable(self);
+	h = msg_new(s, size);
+	if (self)
+		preempt_enable(self);
 	error_set(h ? LWP_OK : LWP_ENOMEM);
 	return h ? &h->m : NULL;
 }
 
 void lwp_msg_free(lwp_msg *m)
 {
-	if (m)
-		msg_delete(msg_hdr_of(m));
+	struct sched *s = sched_self();
+	struct proc *self = sched_caller(s);
+
+	if (!m)
+		return;
+	if (self)
+		preempt_disable(self);
+	msg_delete(s, msg_hdr_of(m));
+	if (self)
+		preempt_enable(self);
 }
 
 static void deliver(struct sched *s, struct proc *dst, lwp_pid to, uint64_t tag,
@@ -49,18 +66,18 @@ static void deliver(struct sched *s, struct proc *dst, lwp_pid to, uint64_t tag,
 int lwp_send_msg(lwp_pid to, uint64_t tag, lwp_msg *m)
 {
 	struct sched *s = sched_self();
-	struct proc *dst;
+	struct proc *self = sched_caller(s), *dst;
 	int err;
 
 	if (!m)
 		return LWP_EINVAL;
-	err = rt_enter(s);
+	err = rt_enter(self);
 	if (err)
 		return err;
 	err = proc_lookup(to, &dst);
 	if (!err)
 		deliver(s, dst, to, tag, msg_hdr_of(m));
-	rt_leave(s);
+	rt_leave(self);
 	return err;
 }
 
@@ -82,13 +99,13 @@ static inline void copy_payload(void *dst, const void *src, size_t n)
 int lwp_send(lwp_pid to, uint64_t tag, const void *data, size_t size)
 {
 	struct sched *s = sched_self();
+	struct proc *self = sched_caller(s), *dst;
 	struct msg_hdr *h;
-	struct proc *dst;
 	int err;
 
 	if (!data && size)
 		return LWP_EINVAL;
-	err = rt_enter(s);
+	err = rt_enter(self);
 	if (err)
 		return err;
 	/* Look up first: a send to a dead pid should not cost a copy. */
@@ -103,7 +120,7 @@ int lwp_send(lwp_pid to, uint64_t tag, const void *data, size_t size)
 			err = LWP_ENOMEM;
 		}
 	}
-	rt_leave(s);
+	rt_leave(self);
 	return err;
 }
 
@@ -138,19 +155,14 @@ static int deadline_of(int64_t timeout_ns, int64_t *deadline)
 	return 0;
 }
 
-lwp_msg *lwp_receive(lwp_match_fn match, void *ctx, int64_t timeout_ns)
+static lwp_msg *receive(struct sched *s, struct proc *p, lwp_match_fn match,
+			void *ctx, int64_t timeout_ns)
 {
-	struct sched *s = sched_self();
-	struct proc *p = s ? s->current : NULL;
 	struct mailbox *mb;
 	int64_t deadline = 0;
 	lwp_msg *m;
 	int err;
 
-	if (!p) {
-		error_set(LWP_ENOTPROC);
-		return NULL;
-	}
 	/* Charged up front: a yield for a spent budget then happens while
 	 * the message is still the mailbox's.  Charged after taking it, the
 	 * yield would leave it in the caller's hands alone, and lost if
@@ -186,6 +198,22 @@ lwp_msg *lwp_receive(lwp_match_fn match, void *ctx, int64_t timeout_ns)
 	return m;
 }
 
+lwp_msg *lwp_receive(lwp_match_fn match, void *ctx, int64_t timeout_ns)
+{
+	struct sched *s = sched_self();
+	struct proc *p = sched_caller(s);
+	lwp_msg *m;
+
+	if (!p) {
+		error_set(LWP_ENOTPROC);
+		return NULL;
+	}
+	preempt_disable(p);
+	m = receive(s, p, match, ctx, timeout_ns);
+	preempt_enable(p);
+	return m;
+}
+
 bool lwp_match_tag(const lwp_msg *m, void *ctx)
 {
 	return ctx && m->tag == *(const uint64_t *)ctx;
@@ -209,11 +237,15 @@ lwp_msg *lwp_receive_from(lwp_pid from, int64_t timeout_ns)
 long lwp_mailbox_size(void)
 {
 	struct proc *p = sched_current();
+	long n;
 
 	if (!p)
 		return LWP_ENOTPROC;
+	preempt_disable(p);
 	mailbox_drain(&p->mbox, p->pid);
-	return p->mbox.count;
+	n = (long)p->mbox.count;
+	preempt_enable(p);
+	return n;
 }
 
 /* Printable text, allowing one trailing NUL. */

@@ -309,6 +309,8 @@ static void init_proc(struct proc *p, void (*fn)(void *), void *arg, int home)
 	p->arg = arg;
 	p->after = AFTER_NONE;
 	p->home = home;
+	p->preempt_off = 1; /* until sched_enter: see preempt.h */
+	atomic_store_explicit(&p->resched, false, memory_order_relaxed);
 	p->timer.fire = sched_wait_expired;
 	p->saved_errno = 0;
 	p->last_error = 0;
@@ -359,6 +361,7 @@ _Noreturn void proc_exit(struct proc *p, int reason)
 	(void)reason; /* exit signals and reports: links and monitors */
 	struct sched *s = sched_self();
 
+	preempt_disable(p); /* for good */
 	/* Counted out before the pid dies: whoever sees the pid dead may
 	 * spawn in its place at once, from any scheduler, and must not find
 	 * the limit still full. */
@@ -398,21 +401,22 @@ lwp_pid lwp_spawn_opt(void (*fn)(void *), void *arg, const lwp_spawn_opts *opts)
 			return LWP_EINVAL;
 	}
 	struct sched *s = sched_self();
-	int err = rt_enter(s);
+	struct proc *self = sched_caller(s);
+	int err = rt_enter(self);
 	if (err)
 		return err;
 	if (opts && opts->scheduler) {
 		/* Checked inside the bracket: nscheds is the running one's. */
 		if (opts->scheduler > rt.nscheds) {
-			rt_leave(s);
+			rt_leave(self);
 			return LWP_EINVAL;
 		}
 		home = (int)opts->scheduler - 1;
 	}
 	lwp_pid pid = proc_spawn(fn, arg, size, home);
-	rt_leave(s);
-	if (s && s->current && pid > 0)
-		sched_charge(s, s->current);
+	if (self && pid > 0)
+		sched_charge(s, self);
+	rt_leave(self);
 	return pid;
 }
 

@@ -27,8 +27,9 @@ enum proc_after {
 	AFTER_NONE,
 	AFTER_YIELD,  /* put it back on the run queue */
 	AFTER_EXPIRE, /* budget spent: behind everything queued, also globally */
-	AFTER_BLOCK,  /* block it in its mailbox unless a message arrived */
-	AFTER_EXIT,   /* free its stack and its slot */
+	AFTER_PREEMPT, /* preempted by signal: resumes on this thread only */
+	AFTER_BLOCK,   /* block it in its mailbox unless a message arrived */
+	AFTER_EXIT,    /* free its stack and its slot */
 };
 
 struct proc {
@@ -41,6 +42,10 @@ struct proc {
 	struct proc *next; /* run queue link */
 	enum proc_after after;
 	int home; /* the scheduler it is pinned to, or -1 */
+	/* Not preemptible while > 0 (preempt.h); read by the preemption
+	 * handler on the thread the process runs on. */
+	int preempt_off;
+	_Atomic bool resched; /* a preemption was deferred: yield when able */
 	int saved_errno;
 	int last_error;
 	uint32_t gen;

@@ -100,6 +100,26 @@ static void unlink_entry(struct reg_name **link)
 	free(e);
 }
 
+/* Take reg.lock for a call that works without a running runtime.  A
+ * process holding it is not preemptible: another process on its thread
+ * would wait for it for ever. */
+static struct proc *lock(void)
+{
+	struct proc *self = sched_current();
+
+	if (self)
+		preempt_disable(self);
+	pthread_mutex_lock(&reg.lock);
+	return self;
+}
+
+static void unlock(struct proc *self)
+{
+	pthread_mutex_unlock(&reg.lock);
+	if (self)
+		preempt_enable(self);
+}
+
 /* Under reg.lock. */
 static int add(const char *name, struct proc *p, lwp_pid pid)
 {
@@ -134,8 +154,8 @@ int lwp_register(const char *name, lwp_pid pid)
 
 	if (err)
 		return err;
-	struct sched *s = sched_self();
-	err = rt_enter(s);
+	struct proc *self = sched_current();
+	err = rt_enter(self);
 	if (err)
 		return err;
 	err = proc_lookup(pid, &p);
@@ -144,24 +164,25 @@ int lwp_register(const char *name, lwp_pid pid)
 		err = add(name, p, pid);
 		pthread_mutex_unlock(&reg.lock);
 	}
-	rt_leave(s);
+	rt_leave(self);
 	return err;
 }
 
 int lwp_unregister(const char *name)
 {
 	struct reg_name **link;
+	struct proc *self;
 	int err = check_name(name);
 
 	if (err)
 		return err;
-	pthread_mutex_lock(&reg.lock);
+	self = lock();
 	link = find(name);
 	if (link && *link)
 		unlink_entry(link);
 	else
 		err = LWP_ENOTREG;
-	pthread_mutex_unlock(&reg.lock);
+	unlock(self);
 	return err;
 }
 
@@ -169,15 +190,16 @@ lwp_pid lwp_whereis(const char *name)
 {
 	struct reg_name **link;
 	lwp_pid pid = LWP_ENOTREG;
+	struct proc *self;
 	int err = check_name(name);
 
 	if (err)
 		return err;
-	pthread_mutex_lock(&reg.lock);
+	self = lock();
 	link = find(name);
 	if (link && *link)
 		pid = (*link)->pid;
-	pthread_mutex_unlock(&reg.lock);
+	unlock(self);
 	return pid;
 }
 
@@ -197,14 +219,15 @@ static int by_name(const void *a, const void *b)
 long lwp_registered(lwp_reg_entry *out, size_t cap)
 {
 	lwp_reg_entry *all;
+	struct proc *self;
 	size_t n = 0;
 
 	if (!out && cap)
 		return LWP_EINVAL;
-	pthread_mutex_lock(&reg.lock);
+	self = lock();
 	all = malloc((reg.count ? reg.count : 1) * sizeof(*all));
 	if (!all) {
-		pthread_mutex_unlock(&reg.lock);
+		unlock(self);
 		return LWP_ENOMEM;
 	}
 	for (size_t i = 0; i < reg.nbuckets; i++)
@@ -212,7 +235,7 @@ long lwp_registered(lwp_reg_entry *out, size_t cap)
 			memcpy(all[n].name, e->name, sizeof(all[n].name));
 			all[n++].pid = e->pid;
 		}
-	pthread_mutex_unlock(&reg.lock);
+	unlock(self);
 	qsort(all, n, sizeof(*all), by_name);
 	if (out)
 		memcpy(out, all, (n < cap ? n : cap) * sizeof(*all));

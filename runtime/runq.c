@@ -27,7 +27,7 @@ void runq_init(struct runq *q)
 	atomic_init(&q->tail, 0);
 	for (unsigned i = 0; i < RUNQ_SIZE; i++)
 		atomic_init(&q->slots[i], NULL);
-	q->first = q->last = NULL;
+	q->priv = q->preempted = (struct proc_list){ NULL, NULL };
 	q->oldest = q->newest = 0;
 	q->ring_turn = false;
 }
@@ -102,8 +102,8 @@ struct proc *runq_pop_ring(struct runq *q)
 {
 	struct proc *p = ring_pop(q);
 
-	if (!p && q->first)
-		p = runq_pop_private(q);
+	if (!p && q->priv.first)
+		p = proc_list_pop(&q->priv);
 	return p;
 }
 
@@ -163,7 +163,7 @@ struct proc *runq_steal(struct runq *thief, struct runq *victim)
 
 struct proc *runq_take_offer(struct runq *q)
 {
-	struct proc **link = &q->first, *prev = NULL;
+	struct proc **link = &q->priv.first, *prev = NULL;
 
 	if (runq_has_spawned(q))
 		return q->spawned[q->oldest++ % RUNQ_SPAWNED];
@@ -171,8 +171,8 @@ struct proc *runq_take_offer(struct runq *q)
 		struct proc *p = *link;
 		if (p->home < 0) {
 			*link = p->next;
-			if (q->last == p)
-				q->last = prev;
+			if (q->priv.last == p)
+				q->priv.last = prev;
 			return p;
 		}
 		prev = p;
@@ -220,7 +220,7 @@ struct proc *runq_remote_take(struct runq_remote *r)
 
 int procq_init(struct procq *q)
 {
-	q->first = q->last = NULL;
+	q->list = (struct proc_list){ NULL, NULL };
 	atomic_init(&q->count, 0);
 	return pthread_mutex_init(&q->lock, NULL) ? LWP_ESYS : 0;
 }
@@ -234,12 +234,7 @@ void procq_push(struct procq *q, struct proc *first, struct proc *last,
 		size_t n)
 {
 	pthread_mutex_lock(&q->lock);
-	last->next = NULL;
-	if (q->last)
-		q->last->next = first;
-	else
-		q->first = first;
-	q->last = last;
+	proc_list_append(&q->list, first, last);
 	/* seq_cst: a waker's count increment must be ordered before its load
 	 * of a scheduler's parked flag (sched.c, parking). */
 	atomic_fetch_add(&q->count, n);
@@ -254,15 +249,15 @@ struct proc *procq_pop(struct procq *q, size_t max)
 	if (procq_empty(q))
 		return NULL;
 	pthread_mutex_lock(&q->lock);
-	first = p = q->first;
+	first = p = q->list.first;
 	if (p) {
 		while (n < max && p->next) {
 			p = p->next;
 			n++;
 		}
-		q->first = p->next;
-		if (!q->first)
-			q->last = NULL;
+		q->list.first = p->next;
+		if (!q->list.first)
+			q->list.last = NULL;
 		p->next = NULL;
 		atomic_fetch_sub(&q->count, n);
 	}

@@ -11,6 +11,11 @@
  *    and popping from it costs no atomic instruction.  It holds pinned
  *    processes and those that yield or spend their budget: a yield then
  *    costs a switch and two plain list operations, not a CAS.
+ *  - the preempted list: processes switched out by the preemption signal
+ *    (preempt.h), owner only.  They must resume on this thread, so they
+ *    are never offered or stolen; and they ran a whole slice, so they run
+ *    after everything else (and at the scheduler's poll, so never
+ *    starve): a process woken meanwhile need not wait behind them.
  *  - the spawn deque: up to RUNQ_SPAWNED new processes, owner only.  The
  *    owner pops the newest: running the newest child first makes a tree
  *    of spawns (fork/join) run depth first, as Cilk's work-first order
@@ -49,14 +54,41 @@
 #define RUNQ_SIZE    256u
 #define RUNQ_SPAWNED 128u /* a power of two */
 
+/* A FIFO of processes linked through ->next. */
+struct proc_list {
+	struct proc *first, *last;
+};
+
+static inline void proc_list_append(struct proc_list *l, struct proc *first,
+				    struct proc *last)
+{
+	last->next = NULL;
+	if (l->last)
+		l->last->next = first;
+	else
+		l->first = first;
+	l->last = last;
+}
+
+/* The head of a list that is not empty. */
+static inline struct proc *proc_list_pop(struct proc_list *l)
+{
+	struct proc *p = l->first;
+
+	l->first = p->next;
+	if (!l->first)
+		l->last = NULL;
+	return p;
+}
+
 struct runq {
 	/* Shared with thieves. */
 	_Atomic uint32_t head; /* next to pop; CAS by owner and thieves */
 	_Atomic uint32_t tail; /* next free slot; written by the owner only */
 	struct proc *_Atomic slots[RUNQ_SIZE];
 	/* Owner only. */
-	cacheline_aligned struct proc *first; /* private list */
-	struct proc *last;
+	cacheline_aligned struct proc_list priv;
+	struct proc_list preempted;
 	uint32_t oldest, newest; /* the spawn deque: [oldest, newest) */
 	bool ring_turn;		 /* pop from the ring next, if both hold work */
 	struct proc *spawned[RUNQ_SPAWNED];
@@ -68,8 +100,7 @@ struct runq_remote {
 
 struct procq {
 	pthread_mutex_t lock;
-	struct proc *first;
-	struct proc *last;
+	struct proc_list list;
 	_Atomic size_t count;
 };
 
@@ -98,32 +129,22 @@ static inline bool runq_has_spawned(const struct runq *q)
 /* Owner: is there nothing to pop? */
 static inline bool runq_empty(const struct runq *q)
 {
-	return !runq_has_spawned(q) && !q->first && runq_ring_empty(q);
-}
-
-/* Owner: the private list's head (there must be one). */
-static inline struct proc *runq_pop_private(struct runq *q)
-{
-	struct proc *p = q->first;
-
-	q->first = p->next;
-	if (!q->first)
-		q->last = NULL;
-	return p;
+	return !runq_has_spawned(q) && !q->priv.first && !q->preempted.first &&
+	       runq_ring_empty(q);
 }
 
 /* Owner: is it the private list's turn?  The two FIFO parts take turns
  * while both hold work. */
 static inline bool runq_private_turn(const struct runq *q)
 {
-	return q->first && (!q->ring_turn || runq_ring_empty(q));
+	return q->priv.first && (!q->ring_turn || runq_ring_empty(q));
 }
 
 /* Owner: take the private list's head on its turn (runq_private_turn). */
 static inline struct proc *runq_take_private_turn(struct runq *q)
 {
 	q->ring_turn = true;
-	return runq_pop_private(q);
+	return proc_list_pop(&q->priv);
 }
 
 /* Owner: the next process from the FIFO parts, or NULL. */
@@ -160,12 +181,19 @@ struct proc *runq_take_offer(struct runq *q);
 /* Owner: append p to the private list. */
 static inline void runq_push_private(struct runq *q, struct proc *p)
 {
-	p->next = NULL;
-	if (q->last)
-		q->last->next = p;
-	else
-		q->first = p;
-	q->last = p;
+	proc_list_append(&q->priv, p, p);
+}
+
+/* Owner: append a process the preemption signal switched out. */
+static inline void runq_push_preempted(struct runq *q, struct proc *p)
+{
+	proc_list_append(&q->preempted, p, p);
+}
+
+/* Owner: the longest-preempted process, or NULL. */
+static inline struct proc *runq_pop_preempted(struct runq *q)
+{
+	return q->preempted.first ? proc_list_pop(&q->preempted) : NULL;
 }
 
 /*

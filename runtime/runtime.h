@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "compiler.h"
+#include "preempt.h"
 #include "runq.h"
 #include "topo.h"
 
@@ -28,6 +29,7 @@ struct runtime {
 	struct topo topo;    /* placement of the schedulers */
 	struct procq global; /* overflow and foreign wakeups */
 	size_t stack_size;   /* default stack */
+	int64_t timeslice;   /* ns a process runs before preemption */
 	uint32_t max_procs;
 	/* Calls from non-scheduler threads in flight: a line of its own, as
 	 * foreign senders write it on every call and every pick reads stop. */
@@ -50,24 +52,30 @@ static inline bool rt_running(void)
 }
 
 /*
- * Bracket a call that may come from a thread that is not a scheduler
- * (s == NULL): teardown waits until no such call is in flight, so a foreign
- * lwp_send/lwp_spawn/lwp_stop/registry call never touches freed state.
- * rt_enter fails (LWP_ENOTRUNNING) when the runtime is not running.
- * Scheduler threads pass straight through: teardown runs on one of them
- * only after every process has switched out.
+ * Bracket a runtime call.  self is the calling process (sched_caller), or
+ * NULL on a thread that is not a scheduler.  A process is not preemptible
+ * inside (preempt.h).  A foreign call is counted: teardown waits until
+ * none is in flight, so a foreign lwp_send/lwp_spawn/lwp_stop/registry
+ * call never touches freed state, and rt_enter fails (LWP_ENOTRUNNING)
+ * when the runtime is not running.  Processes need no count: teardown
+ * runs only after every process has switched out.
  */
 must_check int rt_enter_foreign(void);
 void rt_leave_foreign(void);
 
-static inline must_check int rt_enter(struct sched *s)
+static inline must_check int rt_enter(struct proc *self)
 {
-	return s ? 0 : rt_enter_foreign();
+	if (!self)
+		return rt_enter_foreign();
+	preempt_disable(self);
+	return 0;
 }
 
-static inline void rt_leave(struct sched *s)
+static inline void rt_leave(struct proc *self)
 {
-	if (!s)
+	if (self)
+		preempt_enable(self);
+	else
 		rt_leave_foreign();
 }
 

@@ -60,6 +60,17 @@ struct proc *sched_current(void)
 	return s ? s->current : NULL;
 }
 
+/* s->current changes.  run_seq counts the changes and is odd while a
+ * process runs: the watchdog reads it to tell how long the process has
+ * run.  Only the owner writes it, so a relaxed load and store suffice. */
+static always_inline void set_current(struct sched *s, struct proc *p)
+{
+	uint64_t n = load_relaxed(&s->run_seq) >> 1;
+
+	s->current = p;
+	store_relaxed(&s->run_seq, (n + 1) << 1 | (p != NULL));
+}
+
 /* errno lives in TLS too, and glibc declares __errno_location() const, so
  * a compiler may reuse its result across a switch.  Each scheduler finds its
  * thread's errno once; a process saves and restores through the scheduler
@@ -159,6 +170,19 @@ static struct proc *take_global(struct sched *s)
 	return p;
 }
 
+/* Preempted processes run when nothing else is left, so that a woken
+ * process never waits behind one.  But if none of them has run for a
+ * whole slice (none was preempted since), the next poll runs one: other
+ * work that never lets the queue empty cannot starve them, while work that
+ * only comes and goes (a reply, a timer) never waits for them. */
+static struct proc *take_starved_preempted(struct sched *s)
+{
+	if (!s->runq.preempted.first ||
+	    timer_now() - s->preempted_at < rt.timeslice)
+		return NULL;
+	return runq_pop_preempted(&s->runq);
+}
+
 /* Every SCHED_POLL_EVERY picks: timers, then work queued elsewhere for
  * this scheduler, then the oldest local work, so none of them starves
  * behind a busy spawn deque or local queue. */
@@ -177,6 +201,8 @@ static struct proc *poll(struct sched *s)
 		if (p)
 			p->next = NULL;
 	}
+	if (!p)
+		p = take_starved_preempted(s);
 	if (!p) /* the spawn deque's turn comes often enough */
 		p = runq_pop_fifo(&s->runq);
 	return p;
@@ -214,6 +240,8 @@ static noinline struct proc *pick_slow(struct sched *s)
 		p = s->runnext;
 		s->runnext = NULL;
 	}
+	if (!p)
+		p = runq_pop_preempted(&s->runq);
 	if (!p)
 		return NULL;
 fresh:
@@ -565,6 +593,9 @@ static noinline void finish_rare(struct sched *s, struct proc *prev)
 		else
 			procq_push(&rt.global, prev, prev, 1);
 		break;
+	case AFTER_PREEMPT:
+		runq_push_preempted(&s->runq, prev);
+		break;
 	case AFTER_EXIT:
 		proc_reap(prev);
 		break;
@@ -604,11 +635,12 @@ static always_inline void finish_switch(struct sched *s, struct proc *prev)
 
 /* The caller, p, running on s, switches to next (NULL: the loop); `after`
  * says what becomes of p.  Returns when p runs again. */
-static void switch_to(struct sched *s, struct proc *p, struct proc *next,
-		      enum proc_after after)
+static always_inline void switch_to(struct sched *s, struct proc *p,
+				    struct proc *next, enum proc_after after)
 {
 	p->after = after;
-	s->current = next;
+	set_current(s, next);
+	store_relaxed(&p->resched, false); /* it gives way now */
 	errno_save(s, p);
 	struct proc *prev =
 		ctx_switch(s, &p->ctx, next, p, after == AFTER_EXIT);
@@ -633,6 +665,7 @@ void sched_enter(void *prev)
 	finish_switch(s, prev);
 	struct proc *p = s->current;
 	errno = 0;
+	preempt_enable(p); /* raised at spawn: see preempt.h */
 	p->fn(p->arg);
 	proc_exit(p, LWP_EXIT_NORMAL);
 }
@@ -661,18 +694,44 @@ static void run_due_timers(struct sched *s)
 		timer_run(&s->timers, timer_now());
 }
 
-/* The caller, p, running on s, gives up the processor but stays runnable. */
-static void relinquish(struct sched *s, struct proc *p)
+/* The caller, p, running on s, gives up the processor but stays runnable
+ * (after: AFTER_YIELD or AFTER_PREEMPT).  False, at once, if there is
+ * nothing else to run. */
+static always_inline bool relinquish(struct sched *s, struct proc *p,
+				     enum proc_after after)
 {
 	struct proc *next = pick(s);
 
 	if (!next && !load_relaxed(&rt.stop)) {
 		run_due_timers(s);
 		next = pick(s);
-		if (!next) /* nothing else to run: carry on */
-			return;
+		if (!next)
+			return false;
 	}
-	switch_to(s, p, next, AFTER_YIELD);
+	switch_to(s, p, next, after);
+	return true;
+}
+
+bool sched_preempt(struct sched *s, struct proc *p)
+{
+	int64_t now = timer_now();
+
+	/* A preempted process ran until now (take_starved_preempted). */
+	s->preempted_at = now;
+	/* The watchdog may have come for a due timer: fire it before
+	 * picking, so that what it wakes runs next. */
+	if (load_relaxed(&s->timers.count))
+		timer_run(&s->timers, now);
+	offer_work(s); /* idle schedulers waited for this process to call in */
+	if (relinquish(s, p, AFTER_PREEMPT))
+		return true;
+	set_current(s, p); /* alone here: tell the watchdog a slice begins */
+	return false;
+}
+
+void sched_yield_now(struct sched *s, struct proc *p)
+{
+	(void)relinquish(s, p, AFTER_YIELD);
 }
 
 void sched_budget_spent(struct sched *s, struct proc *p)
@@ -727,11 +786,13 @@ _Noreturn void sched_exit(struct proc *p)
 
 /* ---- the loop ------------------------------------------------------------ */
 
+/* The loop runs p; returns when a process switches back to the loop
+ * (switch_to has then cleared s->current). */
 static void run(struct sched *s, struct proc *p)
 {
-	s->current = p;
+	set_current(s, p);
+	preempt_watch();
 	struct proc *prev = ctx_switch(s, &s->ctx, p, NULL, false);
-	s->current = NULL;
 	finish_switch(s, prev);
 }
 
@@ -782,6 +843,7 @@ int sched_run(struct sched *s)
 	s->errno_loc = &errno;
 	s->rand = 0x9e3779b97f4a7c15ull * (s->id + 1);
 	this_sched = s;
+	preempt_thread_start(s);
 	loop(s);
 	this_sched = NULL;
 	fault_thread_stop();
@@ -793,10 +855,13 @@ int sched_run(struct sched *s)
 int lwp_yield(void)
 {
 	struct sched *s = sched_self();
+	struct proc *p = s ? s->current : NULL;
 
-	if (!s || !s->current)
+	if (!p)
 		return LWP_ENOTPROC;
-	relinquish(s, s->current);
+	preempt_disable(p);
+	(void)relinquish(s, p, AFTER_YIELD);
+	preempt_enable(p);
 	return 0;
 }
 
@@ -804,6 +869,7 @@ int lwp_sleep(int64_t ns)
 {
 	struct proc *p = sched_current();
 	int64_t deadline;
+	int err = 0;
 
 	if (!p)
 		return LWP_ENOTPROC;
@@ -813,13 +879,13 @@ int lwp_sleep(int64_t ns)
 		return lwp_yield();
 	deadline = ns > TIMER_NEVER - timer_now() ? TIMER_NEVER :
 						    timer_now() + ns;
+	preempt_disable(p);
 	/* Messages that arrive meanwhile move to the save queue, so the
 	 * inbox stays empty and the process can block. */
-	while (timer_now() < deadline) {
+	while (timer_now() < deadline && !err) {
 		mailbox_drain(&p->mbox, p->pid);
-		int err = sched_block(p, deadline);
-		if (err)
-			return err;
+		err = sched_block(p, deadline);
 	}
-	return 0;
+	preempt_enable(p);
+	return err;
 }

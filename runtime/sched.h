@@ -15,10 +15,13 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "alloc.h"
 #include "arch.h"
 #include "compiler.h"
+#include "preempt.h"
 #include "proc.h"
 #include "runq.h"
 #include "stack.h"
@@ -50,18 +53,27 @@ struct cacheline_aligned sched {
 	uint64_t rand;	       /* xorshift state: steal victims */
 	int64_t stolen_at;     /* when the work now running was stolen, or 0 */
 	int64_t steal_backoff; /* ns to wait before stealing (sched.c) */
+	int64_t preempted_at;  /* when the signal last switched one out */
 	const struct topo_sched *place; /* steal order, NUMA node */
 	struct stack_cache stacks;
 	struct alloc_cache msgs;
 	struct slot_cache slots;
 	struct timer_heap timers;
 	pthread_t thread;
+	_Atomic pid_t tid;   /* for the watchdog's tgkill; 0 until started */
+	clockid_t cpu_clock; /* the thread's CPU time, for the watchdog */
 	struct runq runq;
-	/* Written by the owner at each spawn and exit, read by others. */
+	/* Written by the owner, read by others: at each spawn and exit; at
+	 * each change of the running process (run_seq: a switch count,
+	 * odd while a process runs, read by the watchdog); at each
+	 * preemption. */
 	cacheline_aligned struct proc_count count;
+	_Atomic uint64_t run_seq;
+	struct preempt_stats preempt;
 	/* Written by other threads. */
 	cacheline_aligned _Atomic int park;
-	struct runq_remote remote; /* pinned processes woken elsewhere */
+	_Atomic bool preempt_pending; /* a preemption signal is on its way */
+	struct runq_remote remote;    /* pinned processes woken elsewhere */
 #if LWP_TSAN
 	void *tsan_fiber;
 #endif
@@ -77,6 +89,13 @@ struct sched *sched_self(void);
 
 /* The process running on the calling thread, or NULL. */
 struct proc *sched_current(void);
+
+/* The process making a runtime call on s's thread: NULL on a foreign
+ * thread (s NULL). */
+static inline struct proc *sched_caller(struct sched *s)
+{
+	return s ? s->current : NULL;
+}
 
 /* Run scheduler s's loop on the calling thread until the runtime stops. */
 must_check int sched_run(struct sched *s);
@@ -108,6 +127,14 @@ void sched_wait_expired(struct timer *t);
 _Noreturn void sched_exit(struct proc *p);
 
 void sched_budget_spent(struct sched *s, struct proc *p);
+
+/* p, running on s, was interrupted at a safe point by the preemption
+ * signal: fire due timers and run what waits, if anything does.  Returns
+ * when p runs again, on s: false at once if nothing else could run. */
+bool sched_preempt(struct sched *s, struct proc *p);
+
+/* p, at a safe point in a runtime call, gives way to other work. */
+void sched_yield_now(struct sched *s, struct proc *p);
 
 /* Charge a runtime call to p, running on s; yields when its budget is
  * spent, so a process that only sends or spawns cannot hog a scheduler. */
