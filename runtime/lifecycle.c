@@ -97,6 +97,7 @@ static int sched_init(struct sched *s, unsigned id)
 	s->place = &rt.topo.sched[id];
 	s->budget = SCHED_BUDGET;
 	s->poll_in = 1;
+	s->idled = true; /* its first run may find the watchdog asleep */
 	runq_init(&s->runq);
 	atomic_init(&s->park, PARK_AWAKE);
 	atomic_init(&s->remote.top, NULL);

@@ -330,11 +330,17 @@ static int64_t watch(struct sched *s, struct watch *w, int64_t now)
 	uint64_t seq = load_relaxed(&s->run_seq);
 	int64_t due, wake;
 
-	/* Acquire: the thread's tid and CPU clock were stored before it. */
+	/* In its loop: look again in a slice if it ran anything since the
+	 * last look, else not until it does.  So the watchdog sleeps for good
+	 * only after a quiet slice, and a scheduler that goes idle and busy
+	 * again and again (ping-pong across threads) does not have to wake it
+	 * each time.  Acquire: the thread's tid and CPU clock were stored
+	 * before its first odd run_seq. */
 	if (!(seq & 1) ||
 	    !atomic_load_explicit(&s->tid, memory_order_acquire)) {
+		bool quiet = seq == w->seq;
 		w->seq = seq;
-		return TIMER_NEVER;
+		return quiet ? TIMER_NEVER : now + wd.slice;
 	}
 	if (seq != w->seq) {
 		w->seq = seq;
@@ -398,6 +404,7 @@ static void *watchdog(void *arg)
 			/* Dekker with preempt_watch(): announce, then look
 			 * once more. */
 			atomic_store(&preempt_watchdog_idle, true);
+			atomic_thread_fence(memory_order_seq_cst);
 			next = scan();
 			if (next != TIMER_NEVER)
 				atomic_store(&preempt_watchdog_idle, false);

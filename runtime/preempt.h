@@ -60,18 +60,19 @@ void preempt_stop(void);
  * signal it and to tell whether it runs or waits in a system call. */
 void preempt_thread_start(struct sched *s);
 
-/* s went from its loop to a process: wake the watchdog if it sleeps with
- * nothing to watch.  Inline test, out-of-line wake. */
+/* A scheduler that was idle runs a process again, and said so with a
+ * seq_cst read-modify-write of its run_seq: wake the watchdog if it sleeps
+ * with nothing to watch.  Inline test, out-of-line wake. */
 extern _Atomic bool preempt_watchdog_idle;
 void preempt_wake_watchdog(void);
 static inline void preempt_watch(void)
 {
-	/* seq_cst fence: the store half of a Dekker pair with the
-	 * watchdog, which announces it sleeps and then looks at every
-	 * scheduler's run_seq once more: either it sees this scheduler
-	 * running, or this sees it asleep. */
-	atomic_thread_fence(memory_order_seq_cst);
-	if (unlikely(load_relaxed(&preempt_watchdog_idle)))
+	/* seq_cst load: with the caller's seq_cst RMW, one half of a Dekker
+	 * pair with the watchdog, which stores its idle flag, fences, then
+	 * reads every run_seq once more: either it sees this scheduler
+	 * running, or this sees it asleep.  (An RMW rather than a fence: a
+	 * locked instruction costs less than MFENCE on x86.) */
+	if (unlikely(atomic_load(&preempt_watchdog_idle)))
 		preempt_wake_watchdog();
 }
 

@@ -63,12 +63,15 @@ struct proc *sched_current(void)
 /* s->current changes.  run_seq counts the changes and is odd while a
  * process runs: the watchdog reads it to tell how long the process has
  * run.  Only the owner writes it, so a relaxed load and store suffice. */
+static always_inline uint64_t next_run_seq(struct sched *s, struct proc *p)
+{
+	return ((load_relaxed(&s->run_seq) >> 1) + 1) << 1 | (p != NULL);
+}
+
 static always_inline void set_current(struct sched *s, struct proc *p)
 {
-	uint64_t n = load_relaxed(&s->run_seq) >> 1;
-
 	s->current = p;
-	store_relaxed(&s->run_seq, (n + 1) << 1 | (p != NULL));
+	store_relaxed(&s->run_seq, next_run_seq(s, p));
 }
 
 /* errno lives in TLS too, and glibc declares __errno_location() const, so
@@ -467,6 +470,7 @@ static struct proc *idle(struct sched *s)
 	struct proc *p;
 
 	pace_stealing(s);
+	s->idled = true;
 	atomic_fetch_add(&rt.nidle, 1);
 	atomic_fetch_add(&rt.nspinning, 1);
 	for (;;) {
@@ -787,11 +791,19 @@ _Noreturn void sched_exit(struct proc *p)
 /* ---- the loop ------------------------------------------------------------ */
 
 /* The loop runs p; returns when a process switches back to the loop
- * (switch_to has then cleared s->current). */
+ * (switch_to has then cleared s->current).  The first run after the loop
+ * went idle may find the watchdog asleep (it sleeps only after a slice in
+ * which no scheduler ran anything): that run wakes it. */
 static void run(struct sched *s, struct proc *p)
 {
-	set_current(s, p);
-	preempt_watch();
+	if (unlikely(s->idled)) {
+		s->idled = false;
+		s->current = p;
+		atomic_exchange(&s->run_seq, next_run_seq(s, p));
+		preempt_watch();
+	} else {
+		set_current(s, p);
+	}
 	struct proc *prev = ctx_switch(s, &s->ctx, p, NULL, false);
 	finish_switch(s, prev);
 }

@@ -49,6 +49,7 @@ struct cacheline_aligned sched {
 	int budget;
 	unsigned poll_in; /* picks until the next poll (sched.c) */
 	bool timers_due;  /* the poll asks the next context to fire timers */
+	bool idled;	  /* went idle since it last ran a process */
 	unsigned id;
 	uint64_t rand;	       /* xorshift state: steal victims */
 	int64_t stolen_at;     /* when the work now running was stolen, or 0 */

@@ -831,6 +831,9 @@ static struct {
 static void spawns_to_the_limit(void *arg)
 {
 	(void)arg;
+	/* All spawners exist before any spawns: else the first could take
+	 * the whole limit before the last is spawned. */
+	lwp_msg_free(lwp_receive(NULL, NULL, LWP_INFINITY));
 	for (int i = 0;; i++) {
 		lwp_pid p = lwp_spawn(blocks_once, NULL);
 		if (p == LWP_ELIMIT)
@@ -855,6 +858,8 @@ static void limit_spread(void *arg)
 		spawners[i] = lwp_spawn_opt(spawns_to_the_limit, NULL, &o);
 		REQUIRE(spawners[i] > 0, "spawner %u", i);
 	}
+	for (unsigned i = 0; i < SPREAD_SPAWNERS; i++)
+		CHECK_RC(lwp_send(spawners[i], 0, NULL, 0), 0);
 	while (atomic_load(&spread.done) < SPREAD_SPAWNERS &&
 	       lwp_now() < deadline)
 		lwp_sleep(MS);
