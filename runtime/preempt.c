@@ -206,7 +206,7 @@ static bool may_preempt(const struct proc *p, const ucontext_t *uc)
 	uintptr_t lo = (uintptr_t)p->stack.lo;
 	uintptr_t here = (uintptr_t)__builtin_frame_address(0);
 
-	return preempt_count(p) == 0 && user_code(arch_uc_pc(uc)) && sp > lo &&
+	return p->preempt_off == 0 && user_code(arch_uc_pc(uc)) && sp > lo &&
 	       sp <= (uintptr_t)stack_top(&p->stack) &&
 	       here - lo >= PREEMPT_STACK_ROOM;
 }
@@ -226,20 +226,20 @@ static void preempt(struct sched *s, const ucontext_t *uc)
 		return;
 	}
 	if (!may_preempt(p, uc)) {
-		p->preempt |= PREEMPT_RESCHED;
+		store_relaxed(&p->resched, true);
 		store_relaxed(&s->preempt_pending, false);
 		count(&s->preempt.deferred);
 		return;
 	}
 	/* Raised before the watchdog may signal again (the pending flag
 	 * is what it waits on), so a signal inside what follows defers. */
-	p->preempt = 1; /* and a deferred request is taken now */
+	p->preempt_off = 1;
 	atomic_signal_fence(memory_order_seq_cst);
 	store_relaxed(&s->preempt_pending, false);
 	if (sched_preempt(s, p)) /* back on s: preempted processes stay */
 		count(&s->preempt.done);
 	atomic_signal_fence(memory_order_seq_cst);
-	p->preempt = 0;
+	p->preempt_off = 0;
 }
 
 static void on_signal(int signo, siginfo_t *si, void *uc)
@@ -257,9 +257,10 @@ static void on_signal(int signo, siginfo_t *si, void *uc)
 
 void preempt_resched(struct proc *p)
 {
-	p->preempt = 1;
+	store_relaxed(&p->resched, false);
+	p->preempt_off = 1;
 	sched_yield_now(sched_self(), p);
-	p->preempt = 0;
+	p->preempt_off = 0;
 }
 
 /* ---- the watchdog ------------------------------------------------------- */
@@ -525,7 +526,7 @@ int lwp_preempt_enable(void)
 
 	if (!p)
 		return LWP_ENOTPROC;
-	if (preempt_count(p) == 0)
+	if (p->preempt_off == 0)
 		return LWP_EINVAL;
 	preempt_enable(p);
 	return 0;

@@ -16,7 +16,7 @@
  * FP/SIMD including the upper halves of AVX/SVE state), and when the
  * process is resumed the handler returns and sigreturn restores all of it.
  *
- * Not a safe point, where the handler only sets PREEMPT_RESCHED and the
+ * Not a safe point, where the handler only sets p->resched and the
  * process yields when it next can:
  *  - runtime code: every runtime call raises the process's preempt count
  *    (below), as Linux's preempt_count;
@@ -86,20 +86,10 @@ void preempt_resched(struct proc *p);
  * Invariant: a process that is switched out has a count above zero (the
  * switch happens inside a runtime call, or inside the handler, which
  * raises it), so the handler never preempts a process in mid-switch.
- *
- * The handler defers by setting PREEMPT_RESCHED in the same word, as
- * Linux folds need_resched into preempt_count: the outermost enable then
- * tests one value.  The handler's OR can be lost if it interrupts an
- * increment between its load and its store (not on x86, where they are
- * one instruction); the watchdog then signals again at its next look.  A
- * flag left over after the process switched out for another reason costs
- * one spurious yield.
  */
-#define PREEMPT_RESCHED (1 << 30)
-
 static inline void preempt_disable(struct proc *p)
 {
-	p->preempt++;
+	p->preempt_off++;
 	/* The handler runs on this thread: a compiler barrier orders the
 	 * count before the runtime work it guards. */
 	atomic_signal_fence(memory_order_seq_cst);
@@ -108,14 +98,8 @@ static inline void preempt_disable(struct proc *p)
 static inline void preempt_enable(struct proc *p)
 {
 	atomic_signal_fence(memory_order_seq_cst);
-	if (unlikely(--p->preempt == PREEMPT_RESCHED))
+	if (--p->preempt_off == 0 && unlikely(load_relaxed(&p->resched)))
 		preempt_resched(p);
-}
-
-/* The count alone. */
-static inline int preempt_count(const struct proc *p)
-{
-	return p->preempt & ~PREEMPT_RESCHED;
 }
 
 #endif /* LWP_PREEMPT_H */

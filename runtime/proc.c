@@ -309,7 +309,8 @@ static void init_proc(struct proc *p, void (*fn)(void *), void *arg, int home)
 	p->arg = arg;
 	p->after = AFTER_NONE;
 	p->home = home;
-	p->preempt = 1; /* until sched_enter: see preempt.h */
+	p->preempt_off = 1; /* until sched_enter: see preempt.h */
+	atomic_store_explicit(&p->resched, false, memory_order_relaxed);
 	p->timer.fire = sched_wait_expired;
 	p->saved_errno = 0;
 	p->last_error = 0;

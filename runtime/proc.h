@@ -42,10 +42,10 @@ struct proc {
 	struct proc *next; /* run queue link */
 	enum proc_after after;
 	int home; /* the scheduler it is pinned to, or -1 */
-	/* Not preemptible while the count in it is above 0; PREEMPT_RESCHED
-	 * set: a preemption was deferred (preempt.h).  Read and written by
-	 * the preemption handler on the thread the process runs on. */
-	int preempt;
+	/* Not preemptible while > 0 (preempt.h); read by the preemption
+	 * handler on the thread the process runs on. */
+	int preempt_off;
+	_Atomic bool resched; /* a preemption was deferred: yield when able */
 	int saved_errno;
 	int last_error;
 	uint32_t gen;

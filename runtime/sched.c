@@ -644,6 +644,7 @@ static always_inline void switch_to(struct sched *s, struct proc *p,
 {
 	p->after = after;
 	set_current(s, next);
+	store_relaxed(&p->resched, false); /* it gives way now */
 	errno_save(s, p);
 	struct proc *prev =
 		ctx_switch(s, &p->ctx, next, p, after == AFTER_EXIT);
