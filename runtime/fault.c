@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -28,6 +27,11 @@ static const int fault_signals[] = { SIGSEGV, SIGBUS };
 static struct sigaction host_action[ARRAY_SIZE(fault_signals)];
 
 static __thread stack_t alt_stack, host_alt_stack;
+
+/* The largest signal frame the kernel may push, for this CPU's state:
+ * AT_MINSIGSTKSZ through sysconf, which falls back to the architecture's
+ * constant where the auxiliary vector lacks it (qemu-user). */
+static size_t frame_max;
 
 static void pass_on(int sig, siginfo_t *si, void *uc)
 {
@@ -57,7 +61,7 @@ static bool overflowed(const struct proc *p, const siginfo_t *si,
 		return true;
 	return si->si_code == SI_KERNEL &&
 	       (stack_in_guard(&p->stack, (void *)sp) ||
-		(sp >= lo && sp - lo < getauxval(AT_MINSIGSTKSZ)));
+		(sp >= lo && sp - lo < frame_max));
 }
 
 static void on_fault(int sig, siginfo_t *si, void *uc)
@@ -77,6 +81,9 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
 int fault_start(void)
 {
 	struct sigaction sa;
+	long min = sysconf(_SC_MINSIGSTKSZ);
+
+	frame_max = min > 0 ? (size_t)min : MINSIGSTKSZ;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_fault;
@@ -98,7 +105,7 @@ int fault_thread_start(void)
 {
 	/* Room for the kernel's signal frame (AT_MINSIGSTKSZ grows with the
 	 * vector state: AVX-512, SVE) and for proc_exit's own frames. */
-	size_t size = getauxval(AT_MINSIGSTKSZ) + 64 * 1024;
+	size_t size = frame_max + 64 * 1024;
 	void *m = mmap(NULL, size, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 

@@ -21,6 +21,7 @@
 #include <link.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -484,6 +485,21 @@ fail:
 	return LWP_ESYS;
 }
 
+static void await_own_signal(void)
+{
+	pid_t self = gettid();
+	int64_t give_up = timer_now() + 100 * 1000000;
+
+	for (unsigned i = 0; i < rt.nscheds; i++) {
+		struct sched *s = &rt.scheds[i];
+		if (load_relaxed(&s->tid) != self)
+			continue;
+		while (load_relaxed(&s->preempt_pending) &&
+		       timer_now() < give_up)
+			sched_yield();
+	}
+}
+
 void preempt_stop(void)
 {
 	if (!sig.async)
@@ -491,9 +507,11 @@ void preempt_stop(void)
 	atomic_store(&wd.quit, true);
 	kick();
 	pthread_join(wd.thread, NULL);
-	/* Every scheduler thread has left its loop: none is signalled any
-	 * more, and a signal sent before was taken when it was (the
-	 * threads ran on since). */
+	/* No signal is sent any more.  One sent to the calling thread (the
+	 * scheduler lwp_main ran on) may not have been taken yet where
+	 * delivery lags (qemu-user queues it): restored to SIG_DFL, an RT
+	 * signal would kill the program. */
+	await_own_signal();
 	sigaction(sig.signo, &sig.host, NULL);
 	free(wd.w);
 	wd.w = NULL;
