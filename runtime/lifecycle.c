@@ -51,23 +51,21 @@ struct settings {
 
 static int check_config(const lwp_config *cfg, struct settings *set)
 {
-	size_t *stack = &set->stack;
-	uint32_t *max = &set->max;
 	int err = preempt_config(cfg, &set->slice, &set->signo);
 
-	*stack = LWP_STACK_DEFAULT;
-	*max = LWP_MAX_PROCS_DEFAULT;
+	set->stack = LWP_STACK_DEFAULT;
+	set->max = LWP_MAX_PROCS_DEFAULT;
 	if (err || !cfg)
 		return err;
 	if (cfg->stack_size) {
-		*stack = stack_round(cfg->stack_size);
-		if (!*stack)
+		set->stack = stack_round(cfg->stack_size);
+		if (!set->stack)
 			return LWP_EINVAL;
 	}
 	if (cfg->max_procs) {
 		if (cfg->max_procs > LWP_MAX_PROCS_MAX)
 			return LWP_EINVAL;
-		*max = cfg->max_procs;
+		set->max = cfg->max_procs;
 	}
 	if (cfg->schedulers > LWP_SCHEDULERS_MAX ||
 	    (cfg->pin != LWP_PIN_DEFAULT && cfg->pin != LWP_PIN_ON &&

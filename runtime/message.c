@@ -35,11 +35,13 @@ lwp_msg *lwp_msg_alloc(size_t size)
 
 void lwp_msg_free(lwp_msg *m)
 {
-	struct sched *s = sched_self();
-	struct proc *self = sched_caller(s);
+	struct sched *s;
+	struct proc *self;
 
 	if (!m)
 		return;
+	s = sched_self();
+	self = sched_caller(s);
 	if (self)
 		preempt_disable(self);
 	msg_delete(s, msg_hdr_of(m));

@@ -21,7 +21,6 @@
 #include <link.h>
 #include <linux/futex.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -314,7 +313,10 @@ static int64_t waiting_since(struct sched *s)
 						TIMER_NEVER;
 }
 
-/* Signal s, unless a signal is on its way already (coalesced). */
+/* Signal s, unless a signal is on its way already (coalesced).  The flag
+ * publishes nothing: seq_cst CAS here and the handler's relaxed clear only
+ * need to be atomic, and a clear seen late costs one skipped signal, which
+ * the next look sends. */
 static void signal_sched(struct sched *s)
 {
 	bool idle = false;
@@ -485,21 +487,6 @@ fail:
 	return LWP_ESYS;
 }
 
-static void await_own_signal(void)
-{
-	pid_t self = gettid();
-	int64_t give_up = timer_now() + 100 * 1000000;
-
-	for (unsigned i = 0; i < rt.nscheds; i++) {
-		struct sched *s = &rt.scheds[i];
-		if (load_relaxed(&s->tid) != self)
-			continue;
-		while (load_relaxed(&s->preempt_pending) &&
-		       timer_now() < give_up)
-			sched_yield();
-	}
-}
-
 void preempt_stop(void)
 {
 	if (!sig.async)
@@ -507,11 +494,9 @@ void preempt_stop(void)
 	atomic_store(&wd.quit, true);
 	kick();
 	pthread_join(wd.thread, NULL);
-	/* No signal is sent any more.  One sent to the calling thread (the
-	 * scheduler lwp_main ran on) may not have been taken yet where
-	 * delivery lags (qemu-user queues it): restored to SIG_DFL, an RT
-	 * signal would kill the program. */
-	await_own_signal();
+	/* No signal is sent any more, and one sent before has been taken:
+	 * the other scheduler threads are gone, and this one returned from
+	 * the kernel since (pthread_join). */
 	sigaction(sig.signo, &sig.host, NULL);
 	free(wd.w);
 	wd.w = NULL;

@@ -718,14 +718,11 @@ static always_inline bool relinquish(struct sched *s, struct proc *p,
 
 bool sched_preempt(struct sched *s, struct proc *p)
 {
-	int64_t now = timer_now();
-
 	/* A preempted process ran until now (take_starved_preempted). */
-	s->preempted_at = now;
+	s->preempted_at = timer_now();
 	/* The watchdog may have come for a due timer: fire it before
 	 * picking, so that what it wakes runs next. */
-	if (load_relaxed(&s->timers.count))
-		timer_run(&s->timers, now);
+	run_due_timers(s);
 	offer_work(s); /* idle schedulers waited for this process to call in */
 	if (relinquish(s, p, AFTER_PREEMPT))
 		return true;
