@@ -36,6 +36,14 @@ void *arch_switch(arch_ctx *from, const arch_ctx *to, void *arg);
  */
 void arch_make(arch_ctx *ctx, void *stack_top, void (*entry)(void *arg));
 
+/* Bytes of the frame arch_switch() leaves at a suspended context's sp
+ * (switch.S). */
+#if defined(__x86_64__)
+#define ARCH_FRAME_SIZE 64
+#elif defined(__aarch64__)
+#define ARCH_FRAME_SIZE 176
+#endif
+
 /* The interrupted program counter and stack pointer in a signal's
  * context (the preemption and fault handlers look at them). */
 static inline uintptr_t arch_uc_pc(const ucontext_t *uc)
