@@ -99,7 +99,7 @@ static int sched_init(struct sched *s, unsigned id)
 	runq_init(&s->runq);
 	atomic_init(&s->park, PARK_AWAKE);
 	atomic_init(&s->remote.top, NULL);
-	err = stack_cache_init(&s->stacks);
+	err = stack_cache_init(&s->stacks, s->place->node);
 	if (err)
 		return err;
 	err = timer_heap_init(&s->timers);

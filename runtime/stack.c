@@ -7,6 +7,12 @@
  * mprotect(PROT_NONE), which costs two VMAs per stack; Linux's default
  * vm.max_map_count (65530) then caps the runtime near 32k live stacks, and we
  * warn once as that limit approaches.
+ *
+ * NUMA: stacks are pooled per (size, node).  A slab made for a node asks
+ * the kernel to place its pages there (MPOL_PREFERRED: where that node is
+ * full they land elsewhere rather than fail), so a scheduler's stacks sit
+ * next to its core whoever touches them first, and a stack freed on another
+ * node (its process migrated) returns to its own node's pool.
  */
 #include "stack.h"
 
@@ -17,7 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <linux/mempolicy.h>
 
 #include "lwp.h"
 
@@ -43,9 +52,11 @@ struct stack_list {
 	size_t n, cap;
 };
 
-/* All free stacks of one size, and the slab being carved for that size. */
+/* All free stacks of one size and node, and the slab being carved for
+ * them. */
 struct pool {
 	size_t size;
+	int node;
 	struct stack_list warm; /* pages kept; the newest freed on top */
 	struct stack_list cold; /* pages given back (trim) */
 	bool trimming;		/* a trim is under way, outside the lock */
@@ -132,12 +143,12 @@ static int install_guard(void *guard)
 }
 
 /* Under g.lock. */
-static struct pool *pool_for(size_t size)
+static struct pool *pool_for(size_t size, int node)
 {
 	struct pool *p;
 
 	for (size_t i = 0; i < g.npools; i++)
-		if (g.pools[i].size == size)
+		if (g.pools[i].size == size && g.pools[i].node == node)
 			return &g.pools[i];
 	p = realloc(g.pools, (g.npools + 1) * sizeof(*p));
 	if (!p)
@@ -146,7 +157,23 @@ static struct pool *pool_for(size_t size)
 	p = &g.pools[g.npools++];
 	memset(p, 0, sizeof(*p));
 	p->size = size;
+	p->node = node;
 	return p;
+}
+
+/* Ask for a new slab's pages on `node`.  Best effort: without a policy
+ * (a kernel without NUMA support, a node gone offline) they land where
+ * they are first touched, which is still on the node for a stack its own
+ * scheduler carves and uses. */
+static void prefer_node(void *slab, size_t len, int node)
+{
+	unsigned long mask[4] = { 0 };
+
+	if (node < 0 || (size_t)node >= sizeof(mask) * 8)
+		return;
+	mask[node / 64] = 1ul << (node % 64);
+	(void)syscall(SYS_mbind, slab, len, MPOL_PREFERRED, mask,
+		      sizeof(mask) * 8, 0);
 }
 
 /* Under g.lock: a never-used stack from the current slab, or a new slab. */
@@ -163,6 +190,7 @@ static int carve(struct pool *p, void **lo)
 			       -1, 0);
 		if (m == MAP_FAILED)
 			return LWP_ENOMEM;
+		prefer_node(m, n * stride, p->node);
 		p->slab = m;
 		p->slab_left = n;
 	}
@@ -252,9 +280,9 @@ static void release_pages(void **lo, size_t n, size_t size)
  * POOL_KEEP, the longest unused, to the cold list and give back their
  * pages.  One trim at a time per pool: the cold list's room is reserved
  * first, and only takes change it while the lock is dropped. */
-static void pool_trim(size_t size)
+static void pool_trim(size_t size, int node)
 {
-	struct pool *p = pool_for(size);
+	struct pool *p = pool_for(size, node);
 	size_t n;
 	void **lo;
 
@@ -273,7 +301,7 @@ static void pool_trim(size_t size)
 	pthread_mutex_unlock(&g.lock);
 	release_pages(lo, n, size);
 	pthread_mutex_lock(&g.lock);
-	p = pool_for(size); /* g.pools may have moved */
+	p = pool_for(size, node); /* g.pools may have moved */
 	memcpy(p->cold.lo + p->cold.n, lo, n * sizeof(*lo));
 	p->cold.n += n;
 	p->trimming = false;
@@ -287,15 +315,16 @@ void stack_trim(void)
 	pthread_mutex_lock(&g.lock);
 	atomic_store_explicit(&g.excess, false, memory_order_relaxed);
 	for (size_t i = 0; i < g.npools; i++)
-		pool_trim(g.pools[i].size);
+		pool_trim(g.pools[i].size, g.pools[i].node);
 	pthread_mutex_unlock(&g.lock);
 }
 
-int stack_cache_init(struct stack_cache *c)
+int stack_cache_init(struct stack_cache *c, int node)
 {
 	c->slots = malloc(CACHE_CAP * sizeof(*c->slots));
 	c->count = 0;
 	c->cap = CACHE_CAP;
+	c->node = node;
 	return c->slots ? 0 : LWP_ENOMEM;
 }
 
@@ -313,14 +342,14 @@ static void cache_spill(struct stack_cache *c, size_t n)
 	struct pool *p;
 
 	pthread_mutex_lock(&g.lock);
-	p = pool_for(g.default_size);
+	p = pool_for(g.default_size, c->node);
 	while (p && n-- && c->count) {
 		if (pool_give(p, c->slots[c->count - 1]) != 0)
 			break; /* keep it cached rather than lose it */
 		c->count--;
 	}
 	if (p && p->warm.n > POOL_TRIM_AT)
-		pool_trim(g.default_size);
+		pool_trim(g.default_size, c->node);
 	pthread_mutex_unlock(&g.lock);
 }
 
@@ -330,7 +359,7 @@ static int cache_refill(struct stack_cache *c)
 	int err = LWP_ENOMEM;
 
 	pthread_mutex_lock(&g.lock);
-	p = pool_for(g.default_size);
+	p = pool_for(g.default_size, c->node);
 	for (size_t i = 0; p && i < CACHE_BATCH; i++) {
 		err = pool_take(p, &c->slots[c->count]);
 		if (err)
@@ -367,6 +396,7 @@ int stack_get(struct stack_cache *c, size_t size, struct stack *out)
 	int err = 0;
 
 	out->size = size;
+	out->node = c ? c->node : -1;
 	if (likely(size == g.default_size && c)) {
 		if (unlikely(c->count == 0))
 			err = cache_refill(c);
@@ -376,7 +406,7 @@ int stack_get(struct stack_cache *c, size_t size, struct stack *out)
 		struct pool *p;
 
 		pthread_mutex_lock(&g.lock);
-		p = pool_for(size);
+		p = pool_for(size, out->node);
 		err = p ? pool_take(p, &out->lo) : LWP_ENOMEM;
 		pthread_mutex_unlock(&g.lock);
 	}
@@ -390,7 +420,7 @@ void stack_put(struct stack_cache *c, const struct stack *st)
 #if LWP_HAVE_VALGRIND
 	VALGRIND_STACK_DEREGISTER(st->vg_id);
 #endif
-	if (likely(st->size == g.default_size && c)) {
+	if (likely(st->size == g.default_size && c && st->node == c->node)) {
 		if (unlikely(c->count == c->cap))
 			cache_spill(c, CACHE_BATCH);
 		if (likely(c->count < c->cap)) {
@@ -399,11 +429,11 @@ void stack_put(struct stack_cache *c, const struct stack *st)
 		}
 	}
 	pthread_mutex_lock(&g.lock);
-	struct pool *p = pool_for(st->size);
+	struct pool *p = pool_for(st->size, st->node);
 	if (!p || pool_give(p, st->lo) != 0)
 		fprintf(stderr, "lwp: out of memory: a stack leaked\n");
 	else if (p->warm.n > POOL_TRIM_AT)
-		pool_trim(st->size);
+		pool_trim(st->size, st->node);
 	pthread_mutex_unlock(&g.lock);
 }
 

@@ -20,6 +20,7 @@
 struct stack {
 	void *lo;    /* lowest usable byte (the guard page sits below it) */
 	size_t size; /* usable bytes */
+	int node;    /* NUMA node its slab prefers; -1: none */
 #if LWP_HAVE_VALGRIND
 	unsigned vg_id;
 #endif
@@ -28,11 +29,13 @@ struct stack {
 /* Free stacks of one size whose pages the pool keeps (stack.c). */
 #define STACK_POOL_KEEP 4096
 
-/* Per-scheduler cache of stacks of the default size. */
+/* Per-scheduler cache of stacks of the default size, all from slabs that
+ * prefer the scheduler's NUMA node. */
 struct stack_cache {
 	void **slots;
 	size_t count;
 	size_t cap;
+	int node; /* OS index of the NUMA node; -1: unknown (no preference) */
 };
 
 static inline void *stack_top(const struct stack *st)
@@ -47,7 +50,9 @@ size_t stack_round(size_t size);
 void stack_set_default(size_t size);
 size_t stack_default(void);
 
-must_check int stack_cache_init(struct stack_cache *c);
+/* node: the OS index of the NUMA node the cache's scheduler runs on, or -1.
+ * Its stacks come from slabs whose pages prefer that node. */
+must_check int stack_cache_init(struct stack_cache *c, int node);
 /* Return the cache's stacks to the global pool. */
 void stack_cache_drain(struct stack_cache *c);
 
@@ -56,7 +61,9 @@ void stack_cache_drain(struct stack_cache *c);
  * over). */
 void stack_trim(void);
 
-/* A stack of `size` bytes (rounded); LWP_ENOMEM on failure. */
+/* A stack of `size` bytes (rounded), on c's node (c NULL: no preference);
+ * LWP_ENOMEM on failure.  A stack goes back to the pool of the node it was
+ * made for, whichever cache stack_put is given. */
 must_check int stack_get(struct stack_cache *c, size_t size, struct stack *out);
 void stack_put(struct stack_cache *c, const struct stack *st);
 

@@ -6,7 +6,7 @@
  * node 1 of each...), and packed in core order inside each node.  Spreading
  * over nodes gives the schedulers the memory bandwidth and the last-level
  * caches of as many nodes as possible, and each scheduler's stacks and
- * arena live on its own node (topo_place), so no node's memory controller
+ * arena live on its own node (stack.c, alloc.c), so no node's memory controller
  * serves them all.  Packing inside a node keeps a scheduler's neighbours in
  * its L3, so its nearest steal tier is not empty and messages between them
  * stay in that cache.  (hwloc_distrib would spread at every level, L3s and
@@ -651,23 +651,6 @@ void topo_restore_host(struct topo *t)
 	im->host = NULL;
 }
 
-void topo_place(const struct topo *t, unsigned i, void *addr, size_t len)
-{
-	const struct impl *im = t->impl;
-	hwloc_obj_t node;
-
-	if (!im || !im->local || i >= t->n || t->sched[i].node < 0 ||
-	    hwloc_get_nbobjs_by_type(im->topo, HWLOC_OBJ_NUMANODE) < 2)
-		return;
-	node = hwloc_get_numanode_obj_by_os_index(im->topo,
-						  (unsigned)t->sched[i].node);
-	/* Best effort: the pages work wherever they land. */
-	if (node)
-		(void)hwloc_set_area_membind(im->topo, addr, len, node->nodeset,
-					     HWLOC_MEMBIND_BIND,
-					     HWLOC_MEMBIND_BYNODESET);
-}
-
 int topo_cpuset_str(const struct topo *t, unsigned i, char *buf, size_t len)
 {
 	const struct impl *im = t->impl;
@@ -732,11 +715,6 @@ void topo_save_host(struct topo *t)
 void topo_restore_host(struct topo *t)
 {
 	(void)t;
-}
-
-void topo_place(const struct topo *t, unsigned i, void *addr, size_t len)
-{
-	(void)t, (void)i, (void)addr, (void)len;
 }
 
 int topo_cpuset_str(const struct topo *t, unsigned i, char *buf, size_t len)

@@ -73,7 +73,7 @@ must_check int topo_plan(struct topo *t, const struct topo_request *req);
  * name exists, an hwloc XML topology (its allowed_cpuset is honoured; the
  * caller's affinity and cgroup quota are not).  Such a plan can be
  * inspected but not applied: topo_bind returns LWP_ESYS on it when pinned,
- * and topo_place / topo_save_host / topo_restore_host do nothing.
+ * and topo_save_host / topo_restore_host do nothing.
  * Errors: those of topo_plan, LWP_EINVAL for a source hwloc cannot read,
  * LWP_ESYS without hwloc.
  */
@@ -83,17 +83,13 @@ must_check int topo_plan_from(struct topo *t, const struct topo_request *req,
 /* Bind the calling thread to scheduler i's planned CPUs.  0 and no effect
  * when the plan is not pinned; LWP_EINVAL for a bad i; LWP_ESYS if the OS
  * refuses or the plan is not of this machine.  Scheduler threads may call
- * this (and topo_place) at the same time; the plan is read-only to them. */
+ * this at the same time; the plan is read-only to them. */
 must_check int topo_bind(const struct topo *t, unsigned i);
 
 /* Save the calling (host) thread's CPU binding, and put it back (at stop).
  * Nothing to do without hwloc, where nothing is ever bound. */
 void topo_save_host(struct topo *t);
 void topo_restore_host(struct topo *t);
-
-/* Bind the pages of [addr, addr + len) to scheduler i's NUMA node.  Best
- * effort: nothing happens with one node, no node, or no hwloc. */
-void topo_place(const struct topo *t, unsigned i, void *addr, size_t len);
 
 /* Scheduler i's planned CPUs as a list ("0-1,8") into buf; returns what
  * snprintf would, LWP_EINVAL for a bad i, LWP_ESYS without hwloc. */

@@ -3,10 +3,16 @@
  * the cache and the pools, guard regions, the canary.
  */
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <linux/mempolicy.h>
 
 #include <criterion/criterion.h>
 
@@ -48,7 +54,7 @@ Test(stack, cache_is_lifo)
 	size_t size = stack_default();
 
 	cr_assert_eq(size, LWP_STACK_DEFAULT);
-	cr_assert_eq(stack_cache_init(&c), 0);
+	cr_assert_eq(stack_cache_init(&c, -1), 0);
 	cr_assert_eq(stack_get(&c, size, &a), 0);
 	cr_assert_eq(stack_get(&c, size, &b), 0);
 	cr_assert_neq(a.lo, b.lo);
@@ -80,12 +86,107 @@ Test(stack, pool_is_lifo_for_other_sizes)
 	cr_assert_eq(y.lo, a.lo);
 	/* A cache passes other sizes through to the pool. */
 	struct stack_cache c;
-	cr_assert_eq(stack_cache_init(&c), 0);
+	cr_assert_eq(stack_cache_init(&c, -1), 0);
 	stack_put(&c, &x);
 	cr_assert_eq(c.count, 0);
 	cr_assert_eq(stack_get(&c, size, &a), 0);
 	cr_assert_eq(a.lo, x.lo);
 	stack_cache_drain(&c);
+}
+
+/* The policy of the page at addr: its mode, and the first word of its node
+ * mask.  Skips the test where the kernel (or qemu-user) has no NUMA
+ * policy calls. */
+static int policy_of(void *addr, unsigned long *mask)
+{
+	unsigned long m[16] = { 0 };
+	int mode = -1;
+
+	if (syscall(SYS_get_mempolicy, &mode, m, sizeof(m) * 8, addr,
+		    MPOL_F_ADDR) != 0) {
+		if (errno == ENOSYS || errno == EPERM)
+			cr_skip_test("no get_mempolicy here (errno %d)", errno);
+		cr_assert_fail("get_mempolicy: errno %d", errno);
+	}
+	*mask = m[0];
+	return mode;
+}
+
+/* The highest online NUMA node (0 on a machine with one): the last number
+ * of a list such as "0-3" or "0,2". */
+static int last_node(void)
+{
+	FILE *f = fopen("/sys/devices/system/node/online", "r");
+	char buf[256] = "0";
+	size_t n;
+	int node;
+
+	if (f) {
+		if (!fgets(buf, sizeof(buf), f))
+			strcpy(buf, "0");
+		fclose(f);
+	}
+	n = strcspn(buf, "\n");
+	while (n > 0 && buf[n - 1] >= '0' && buf[n - 1] <= '9')
+		n--;
+	node = atoi(buf + n);
+	return node < 64 ? node : 0; /* the test reads one mask word */
+}
+
+/* A cache made for a node hands out stacks whose pages prefer it (node 0,
+ * which every Linux machine has, and the last node where there are more);
+ * a cache for no node leaves the default policy. */
+Test(stack, slabs_prefer_the_cache_node)
+{
+	int nodes[2] = { 0, last_node() };
+
+	for (int i = 0; i < 2; i++) {
+		struct stack_cache c, cn;
+		struct stack a, b;
+		unsigned long mask;
+
+		cr_assert_eq(stack_cache_init(&c, nodes[i]), 0);
+		cr_assert_eq(stack_cache_init(&cn, -1), 0);
+		cr_assert_eq(stack_get(&c, stack_default(), &a), 0);
+		cr_assert_eq(stack_get(&cn, stack_default(), &b), 0);
+		cr_assert_eq(a.node, nodes[i]);
+		cr_assert_eq(b.node, -1);
+		cr_assert_eq(policy_of(a.lo, &mask), MPOL_PREFERRED);
+		cr_assert_eq(mask, 1ul << nodes[i], "node %d: mask %#lx",
+			     nodes[i], mask);
+		cr_assert_eq(policy_of(b.lo, &mask), MPOL_DEFAULT);
+		stack_put(&c, &a);
+		stack_put(&cn, &b);
+		stack_cache_drain(&c);
+		stack_cache_drain(&cn);
+	}
+}
+
+/* A stack freed through another node's cache (its process migrated) goes
+ * back to the pool of its own node, not into that cache. */
+Test(stack, stack_returns_to_its_node)
+{
+	struct stack_cache c0, cn;
+	struct stack a, x, y;
+	size_t other = 5 * LWP_STACK_MIN; /* pooled, never cached */
+
+	cr_assert_eq(stack_cache_init(&c0, 0), 0);
+	cr_assert_eq(stack_cache_init(&cn, -1), 0);
+	cr_assert_eq(stack_get(&c0, stack_default(), &a), 0);
+	size_t cached = cn.count;
+	stack_put(&cn, &a);
+	cr_assert_eq(cn.count, cached, "a node-0 stack entered another cache");
+	cr_assert_eq(stack_get(&c0, other, &x), 0);
+	stack_put(&cn, &x);
+	cr_assert_eq(stack_get(&cn, other, &y), 0);
+	cr_assert_neq(y.lo, x.lo, "node -1 got node 0's stack");
+	cr_assert_eq(y.node, -1);
+	stack_put(&cn, &y);
+	cr_assert_eq(stack_get(&c0, other, &y), 0);
+	cr_assert_eq(y.lo, x.lo, "node 0's pool lost its stack");
+	stack_put(&c0, &y);
+	stack_cache_drain(&c0);
+	stack_cache_drain(&cn);
 }
 
 /* Stacks never overlap each other's usable bytes or guards, and every
@@ -99,7 +200,7 @@ Test(stack, stacks_are_disjoint_and_usable)
 	struct stack_cache c;
 	size_t pg = page();
 
-	cr_assert_eq(stack_cache_init(&c), 0);
+	cr_assert_eq(stack_cache_init(&c, -1), 0);
 	for (int i = 0; i < N; i++) {
 		size_t size = i % 3 ? stack_default() : 2 * LWP_STACK_MIN;
 		cr_assert_eq(stack_get(&c, size, &st[i]), 0, "stack %d", i);
@@ -168,7 +269,7 @@ Test(stack, guard_region_is_inaccessible)
 	struct stack_cache c;
 	struct stack a, b, big, again;
 
-	cr_assert_eq(stack_cache_init(&c), 0);
+	cr_assert_eq(stack_cache_init(&c, -1), 0);
 	cr_assert_eq(stack_get(&c, stack_default(), &a), 0);
 	cr_assert_eq(stack_get(&c, stack_default(), &b), 0);
 	cr_assert_eq(stack_get(NULL, (size_t)8 << 20, &big), 0);
@@ -215,7 +316,7 @@ Test(stack, default_size_is_settable)
 
 	stack_set_default(size);
 	cr_assert_eq(stack_default(), size);
-	cr_assert_eq(stack_cache_init(&c), 0);
+	cr_assert_eq(stack_cache_init(&c, -1), 0);
 	cr_assert_eq(stack_get(&c, size, &st), 0);
 	cr_assert_eq(st.size, size);
 	cr_assert_gt(c.count, 0, "default-size stacks come from the cache");
