@@ -1,0 +1,3 @@
+module lwppeer
+
+go 1.19
