@@ -96,6 +96,7 @@ enum {
 	LWP_ETIMEDOUT = -13,   /* a receive timed out (see lwp_last_error()) */
 	LWP_ESYS =
 		-14, /* the operating system refused (thread, mmap, signal) */
+	LWP_ENOTIMER = -15, /* no such timer: it fired or was cancelled */
 };
 
 /* A static, human-readable name for an LWP_E* code ("no such process"). */
@@ -259,19 +260,64 @@ LWP_API lwp_pid lwp_self(void);
 /* Is pid a live process?  False for bad and dead pids. */
 LWP_API bool lwp_is_alive(lwp_pid pid);
 
-/* Exit reasons.  Any other value is an abnormal exit of the user's own. */
+/*
+ * Exit reasons.  A process ends with a reason: a code and a short text.
+ * LWP_EXIT_NORMAL is the only normal one; every other code, the runtime's
+ * below and any of the user's own (use positive ones), is abnormal.
+ */
 enum {
 	LWP_EXIT_NORMAL = 0,
 	/* The process ran into the guard region below its stack. */
 	LWP_EXIT_STACK_OVERFLOW = -1000,
+	/* Only as lwp_kill()'s reason: ends the process whether it traps
+	 * exits or not; its links then see LWP_EXIT_KILLED. */
+	LWP_EXIT_KILL = -1001,
+	/* The process was ended by LWP_EXIT_KILL. */
+	LWP_EXIT_KILLED = -1002,
+	/* The process to link or monitor did not exist (already exited). */
+	LWP_EXIT_NOPROC = -1003,
+	/* Asked to stop (by a supervisor); abnormal, but never reported. */
+	LWP_EXIT_SHUTDOWN = -1004,
 };
 
+#define LWP_REASON_TEXT_MAX 63 /* bytes of a reason's text, without NUL */
+
+typedef struct lwp_reason {
+	int code;
+	char text[LWP_REASON_TEXT_MAX + 1]; /* "" when none was given */
+} lwp_reason;
+
+/* The name of a reason code: "normal", "kill", "killed", "noproc",
+ * "stack_overflow", "shutdown", or NULL for a user code. */
+LWP_API const char *lwp_reason_name(int code);
+
+/* Write a reason as text ("normal", "{1,\"boom!\"}", ...) into buf
+ * (snprintf rules; returns the length it needs). */
+LWP_API int lwp_reason_format(const lwp_reason *r, char *buf, size_t len);
+
 /*
- * End the calling process with reason.  Its unreceived messages are freed
- * and its registered name is released.  Outside a process it returns
- * LWP_ENOTPROC (and that is its only return).
+ * End the calling process with reason code (LWP_EXIT_NORMAL, or any
+ * abnormal code but LWP_EXIT_KILL).  On-exit handlers run (newest first),
+ * its unreceived messages are freed, its registered name is released, and
+ * its links and monitors are told.  An abnormal code of the process's own
+ * also prints an error report (lwp_set_report_fn()).  Outside a process it
+ * returns LWP_ENOTPROC, and LWP_EINVAL for LWP_EXIT_KILL: those are its
+ * only returns.
  */
-LWP_API int lwp_exit(int reason);
+LWP_API int lwp_exit(int code);
+
+/* The same with a text (truncated to LWP_REASON_TEXT_MAX bytes; NULL: ""). */
+LWP_API int lwp_exit_text(int code, const char *text);
+
+/*
+ * Run fn(arg) when the calling process ends, however it ends: it returns or
+ * exits, is killed, or dies of an exit signal or a stack overflow.  Handlers run newest first, inside the process, before
+ * its links and monitors are told; they may free memory and close fds but
+ * not receive.  (After a stack overflow they run on the scheduler's signal
+ * stack, which has a few KiB.)  0, LWP_EINVAL (fn NULL), LWP_ENOMEM,
+ * LWP_ENOTPROC.
+ */
+LWP_API int lwp_on_exit(void (*fn)(void *arg), void *arg);
 
 /* Let other runnable processes run.  0, or LWP_ENOTPROC. */
 LWP_API int lwp_yield(void);
@@ -298,6 +344,11 @@ typedef struct lwp_msg {
 	_Alignas(16) unsigned char data[];
 } lwp_msg;
 
+/* Largest tag a message may carry: the tags above it are the runtime's
+ * (LWP_TAG_EXIT, LWP_TAG_DOWN and its own signals), and sending one is
+ * LWP_EINVAL. */
+#define LWP_TAG_MAX (UINT64_MAX - 16)
+
 /* Largest payload: a larger one is LWP_ENOMEM. */
 #define LWP_MSG_MAX ((size_t)1 << 40)
 
@@ -305,8 +356,8 @@ typedef struct lwp_msg {
  * Send a copy of data[0..size) with tag to pid.  Never blocks; messages from
  * one sender to one receiver arrive in the order sent.  Works inside and
  * outside processes.  Returns 0, or LWP_EBADPID, LWP_ENOPROC (the receiver
- * has exited; nothing is sent), LWP_EINVAL (data NULL with size > 0),
- * LWP_ENOMEM, LWP_ENOTRUNNING.  A receiver that exits before receiving
+ * has exited; nothing is sent), LWP_EINVAL (data NULL with size > 0, or tag
+ * above LWP_TAG_MAX), LWP_ENOMEM, LWP_ENOTRUNNING.  A receiver that exits before receiving
  * drops the message.
  */
 LWP_API int lwp_send(lwp_pid to, uint64_t tag, const void *data, size_t size);
@@ -371,6 +422,147 @@ LWP_API long lwp_flush(void (*print)(const lwp_msg *m, void *ctx), void *ctx);
  * shown), anything else as a binary <<1,2,3>>.
  */
 LWP_API int lwp_msg_format(const lwp_msg *m, char *buf, size_t len);
+
+/* ------------------------------------------------------------------------ */
+/* Links, monitors and exit signals                                          */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Erlang's failure model.  A link joins two processes both ways: when one
+ * ends, the other gets an exit signal carrying its reason.  An exit signal
+ * with an abnormal reason ends its receiver with that reason, and so on
+ * along its links; one with LWP_EXIT_NORMAL is ignored.  A process that
+ * traps exits (lwp_trap_exits(true)) gets each exit signal as a message
+ * instead: tag LWP_TAG_EXIT, from = the sender, data = an lwp_exit_info.
+ * LWP_EXIT_KILL cannot be trapped.
+ *
+ * A monitor is one way and one shot: when the monitored process ends (or
+ * if it did not exist), the watcher gets one message, tag LWP_TAG_DOWN,
+ * from = that process, data = an lwp_exit_info with the monitor's ref.
+ *
+ * Signals (link, unlink, exit, monitor, demonitor, DOWN) travel through
+ * the receiver's mailbox with its messages: between two processes, all
+ * arrive in the order they were sent.  A process acts on the signals that
+ * reached it whenever it enters the runtime or is preempted, and at once
+ * if it waits in receive or sleep; one that computes without ever calling
+ * the runtime acts within a timeslice (if it can be preempted: see
+ * Preemption).
+ */
+
+#define LWP_TAG_EXIT (UINT64_MAX - 1) /* a trapped exit signal */
+#define LWP_TAG_DOWN (UINT64_MAX - 2) /* a monitor fired */
+
+/* A monitor reference: > 0, unique for the runtime's life. */
+typedef int64_t lwp_ref;
+
+/* The payload of LWP_TAG_EXIT and LWP_TAG_DOWN messages. */
+typedef struct lwp_exit_info {
+	lwp_pid pid;	   /* the process that ended (or sent the signal) */
+	lwp_ref ref;	   /* DOWN: the monitor's ref; EXIT: 0 */
+	lwp_reason reason; /* why */
+} lwp_exit_info;
+
+/* m's exit info if m is an EXIT or DOWN message, else NULL. */
+LWP_API const lwp_exit_info *lwp_exit_info_of(const lwp_msg *m);
+
+/*
+ * Link the caller and pid (nothing if they are linked already, or pid is
+ * the caller).  If pid has already ended, the caller gets an exit signal
+ * with reason LWP_EXIT_NOPROC, as in Erlang: trapped, an EXIT message;
+ * else the caller ends with noproc.  0, LWP_ENOPROC (pid had ended; the
+ * caller traps exits), LWP_EBADPID, LWP_ENOTPROC.
+ */
+LWP_API int lwp_link(lwp_pid pid);
+
+/* Remove the link between the caller and pid, if any: no exit signal
+ * through it arrives after this returns (a trapped one already queued
+ * stays queued).  0, LWP_EBADPID, LWP_ENOTPROC. */
+LWP_API int lwp_unlink(lwp_pid pid);
+
+/* lwp_spawn() plus lwp_link(), at once: the child cannot end unlinked. */
+LWP_API lwp_pid lwp_spawn_link(void (*fn)(void *), void *arg);
+
+/* Trap exits (on true) or not.  Returns the previous setting (0 or 1), or
+ * LWP_ENOTPROC. */
+LWP_API int lwp_trap_exits(bool on);
+
+/*
+ * Send pid an exit signal with reason code, as Erlang's exit/2: an
+ * abnormal code ends pid (or reaches it as an EXIT message if it traps
+ * exits); LWP_EXIT_KILL ends it even then, as LWP_EXIT_KILLED;
+ * LWP_EXIT_NORMAL is ignored unless pid traps exits or is the caller
+ * (which then ends normally).  Works on processes running, waiting or
+ * spinning, on any scheduler, and from foreign threads.  0, LWP_ENOPROC,
+ * LWP_EBADPID, LWP_ENOTRUNNING.
+ */
+LWP_API int lwp_kill(lwp_pid pid, int code);
+
+/*
+ * Monitor pid: when it ends, the caller gets one DOWN message with its
+ * reason; at once with LWP_EXIT_NOPROC if it had already ended.  Returns
+ * the monitor's ref, or LWP_EBADPID, LWP_ENOMEM, LWP_ENOTPROC.  Each call
+ * makes another monitor.
+ */
+LWP_API lwp_ref lwp_monitor(lwp_pid pid);
+
+#define LWP_DEMONITOR_FLUSH 1u /* also remove its DOWN message if queued */
+
+/*
+ * Turn a monitor off: no DOWN for it arrives after this returns.  With
+ * LWP_DEMONITOR_FLUSH, a DOWN already queued is removed too.  Returns 1 if
+ * the monitor was still on, 0 if it had fired (or ref is not the caller's
+ * monitor), LWP_EINVAL (bad ref or flags), LWP_ENOTPROC.
+ */
+LWP_API int lwp_demonitor(lwp_ref ref, unsigned flags);
+
+/* lwp_spawn() plus lwp_monitor(), at once; the ref goes to *ref. */
+LWP_API lwp_pid lwp_spawn_monitor(void (*fn)(void *), void *arg, lwp_ref *ref);
+
+/*
+ * Error reports.  A process that ends abnormally by itself (lwp_exit()
+ * with an abnormal code other than shutdown, or a stack overflow) is
+ * reported, as Erlang's error logger does:
+ *
+ *     =ERROR REPORT==== 21-Nov-2026::16:49:14 ===
+ *     Error in process <0.64.1> (registered as 'worker') with exit value: {1,"boom!"}
+ *
+ * on stderr.  Processes ended by exit signals are not reported (their
+ * links' reports tell why).  lwp_set_report_fn() installs fn instead (NULL:
+ * back to the default); fn runs in the ending process (after a stack
+ * overflow, on its scheduler's signal stack) and must not call the runtime.
+ */
+typedef void (*lwp_report_fn)(lwp_pid pid, const char *name,
+			      const lwp_reason *reason, void *ctx);
+LWP_API void lwp_set_report_fn(lwp_report_fn fn, void *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* Timers                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* A timer reference: > 0, unique for the runtime's life. */
+typedef int64_t lwp_timer_ref;
+
+/*
+ * Send a copy of data[0..size) with tag to pid after ns nanoseconds, as
+ * Erlang's erlang:send_after/3: from is the caller (LWP_NOPID from a
+ * foreign thread).  The timer lives in the runtime, not the caller: it
+ * fires whether or not the caller still runs, wherever processes migrate.
+ * pid is checked when it fires (a dead pid drops the message).  Returns the
+ * timer's ref, or LWP_EINVAL (ns < 0, data NULL with size > 0),
+ * LWP_EBADPID, LWP_ENOMEM, LWP_ENOTRUNNING.
+ */
+LWP_API lwp_timer_ref lwp_send_after(int64_t ns, lwp_pid pid, uint64_t tag,
+				     const void *data, size_t size);
+
+/*
+ * Cancel a timer: returns the nanoseconds it had left (>= 0), or
+ * LWP_ENOTIMER if it had fired or been cancelled already (or never
+ * existed).  Its message is freed unsent.
+ */
+LWP_API int64_t lwp_cancel_timer(lwp_timer_ref ref);
+
+/* Nanoseconds left on a timer, or LWP_ENOTIMER as lwp_cancel_timer. */
+LWP_API int64_t lwp_read_timer(lwp_timer_ref ref);
 
 /* ------------------------------------------------------------------------ */
 /* Preemption                                                                */

@@ -69,11 +69,10 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
 	struct proc *p = sched_current();
 
 	if (p && overflowed(p, si, uc)) {
-		static const char msg[] = "lwp: a process overflowed its "
-					  "stack and was ended\n";
-		ssize_t r = write(STDERR_FILENO, msg, sizeof(msg) - 1);
-		(void)r;
-		proc_exit(p, LWP_EXIT_STACK_OVERFLOW);
+		static const lwp_reason overflow = {
+			.code = LWP_EXIT_STACK_OVERFLOW
+		};
+		proc_exit(p, &overflow, true);
 	}
 	pass_on(sig, si, uc);
 }

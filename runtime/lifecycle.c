@@ -274,7 +274,7 @@ int lwp_main(const lwp_config *cfg, void (*fn)(void *), void *arg)
 		return err;
 	}
 	atomic_store_explicit(&rt.state, RT_RUNNING, memory_order_release);
-	lwp_pid first = proc_spawn(fn, arg, rt.stack_size, -1);
+	lwp_pid first = proc_spawn(fn, arg, rt.stack_size, -1, NULL);
 	err = first < 0 ? (int)first : launch(1);
 	if (!err) {
 		/* The calling thread is scheduler 0. */

@@ -10,10 +10,15 @@
  *    replaces it.  They are seq_cst so that a wakeup also publishes what
  *    the waker did before it (a timer's, a sender's writes) to the process
  *    it makes runnable; the run queue hand-off then carries that on.
+ *  - close is one more operation in that order: a push ordered after it
+ *    sees CLOSED and fails, one ordered before it is in what close takes.
+ *  - mailbox_has_signal is the owner's relaxed look at its own word: a
+ *    signal it misses is seen at its next look or drain.
  */
 #include "mailbox.h"
 
 #include "alloc.h"
+#include "failure.h"
 #include "sched.h"
 
 static size_t msg_bytes(size_t size)
@@ -38,48 +43,67 @@ void msg_delete(struct sched *s, struct msg_hdr *h)
 	alloc_free(s ? &s->msgs : NULL, h, msg_bytes(h->m.size));
 }
 
-bool mailbox_push(struct mailbox *mb, struct msg_hdr *h)
+enum push_result mailbox_push(struct mailbox *mb, struct msg_hdr *h,
+			      bool signal)
 {
 	uintptr_t old = atomic_load_explicit(&mb->inbox, memory_order_relaxed);
+	uintptr_t keep;
 
-	do
-		h->next = (struct msg_hdr *)(old & ~INBOX_WAITING);
-	while (!atomic_compare_exchange_weak_explicit(
-		&mb->inbox, &old, (uintptr_t)h, memory_order_seq_cst,
+	do {
+		if (old & INBOX_CLOSED)
+			return PUSH_CLOSED;
+		h->next = (struct msg_hdr *)(old & ~INBOX_FLAGS);
+		keep = (old & INBOX_SIGNAL) | (signal ? INBOX_SIGNAL : 0);
+	} while (!atomic_compare_exchange_weak_explicit(
+		&mb->inbox, &old, (uintptr_t)h | keep, memory_order_seq_cst,
 		memory_order_relaxed));
-	return old & INBOX_WAITING;
+	return old & INBOX_WAITING ? PUSHED_WAKE : PUSHED;
 }
 
-struct msg_hdr *mailbox_drain_slow(struct mailbox *mb, lwp_pid self)
+/* The inbox's LIFO list in arrival order, without what was sent to an
+ * earlier incarnation than self (messages freed, signals refused). */
+static struct msg_hdr *arrivals(uintptr_t word, lwp_pid self)
 {
-	uintptr_t word;
-	struct msg_hdr *lifo, *fifo = NULL, *tail = NULL;
-	long n = 0;
+	struct msg_hdr *lifo = (struct msg_hdr *)(word & ~INBOX_FLAGS);
+	struct msg_hdr *fifo = NULL;
 
-	word = atomic_exchange_explicit(&mb->inbox, 0, memory_order_acquire);
-	lifo = (struct msg_hdr *)word;
 	while (lifo) {
 		struct msg_hdr *h = lifo;
 		lifo = h->next;
-		if (unlikely(h->to != self)) { /* for an earlier incarnation */
-			msg_delete(sched_self(), h);
+		if (unlikely(h->to != self)) {
+			if (msg_is_signal(h))
+				failure_refuse(h);
+			else
+				msg_delete(sched_self(), h);
 			continue;
 		}
 		h->next = fifo;
 		fifo = h;
-		if (!tail)
-			tail = h;
-		n++;
 	}
-	if (!fifo)
-		return NULL;
-	if (mb->last)
-		mb->last->next = fifo;
-	else
-		mb->first = fifo;
-	mb->last = tail;
-	mb->count += n;
 	return fifo;
+}
+
+struct msg_hdr *mailbox_drain_slow(struct mailbox *mb, lwp_pid self)
+{
+	uintptr_t word =
+		atomic_exchange_explicit(&mb->inbox, 0, memory_order_acquire);
+	struct msg_hdr *h = arrivals(word, self), *first = NULL, *next;
+
+	for (; h; h = next) {
+		next = h->next;
+		if (unlikely(msg_is_signal(h)) && !failure_signal(mb, h))
+			continue;
+		h->next = NULL;
+		if (mb->last)
+			mb->last->next = h;
+		else
+			mb->first = h;
+		mb->last = h;
+		mb->count++;
+		if (!first)
+			first = h;
+	}
+	return first;
 }
 
 void mailbox_unlink(struct mailbox *mb, struct msg_hdr *prev, struct msg_hdr *h)
@@ -105,15 +129,39 @@ static void free_list(struct msg_hdr *h)
 
 void mailbox_clear(struct mailbox *mb)
 {
-	/* Usually empty: the relaxed look spares a locked exchange per exit.
-	 * A message that lands after it is freed by the slot's next
-	 * incarnation (its `to` is this one's) or at teardown. */
+	/* Usually empty: the relaxed look spares a locked exchange. */
 	if (atomic_load_explicit(&mb->inbox, memory_order_relaxed)) {
 		uintptr_t word = atomic_exchange_explicit(&mb->inbox, 0,
 							  memory_order_acquire);
-		free_list((struct msg_hdr *)(word & ~INBOX_WAITING));
+		free_list((struct msg_hdr *)(word & ~INBOX_FLAGS));
 	}
 	free_list(mb->first);
+	mb->first = mb->last = NULL;
+	mb->count = 0;
+}
+
+void mailbox_close(struct mailbox *mb)
+{
+	/* Acquire: the arrivals taken are read and freed here. */
+	uintptr_t word = atomic_exchange_explicit(&mb->inbox, INBOX_CLOSED,
+						  memory_order_acquire);
+	struct msg_hdr *h = (struct msg_hdr *)(word & ~INBOX_FLAGS), *next;
+
+	for (; h; h = next) {
+		next = h->next;
+		if (msg_is_signal(h))
+			failure_refuse(h);
+		else
+			msg_delete(sched_self(), h);
+	}
+	free_list(mb->first);
+	mb->first = mb->last = NULL;
+	mb->count = 0;
+}
+
+void mailbox_open(struct mailbox *mb)
+{
+	atomic_store_explicit(&mb->inbox, 0, memory_order_relaxed);
 	mb->first = mb->last = NULL;
 	mb->count = 0;
 }

@@ -3,8 +3,9 @@
  * to, and a private save queue that only the owner reads.
  *
  * The inbox is one word: the head of a LIFO list of arrived messages, whose
- * bit 0 says "the owner is blocked waiting for a message".  That single word
- * carries the whole wakeup protocol:
+ * bit 0 says "the owner is blocked waiting for a message", bit 1 "a signal
+ * (failure.h) is among them" and bit 2 "the owner has exited".  That single
+ * word carries the whole wakeup protocol:
  *  - a sender links its message in with one CAS; if the word it replaced had
  *    the WAITING bit, that sender (and no one else) must make the owner
  *    runnable;
@@ -12,7 +13,10 @@
  *    arrival order and appends it to the save queue;
  *  - the owner blocks by CAS'ing the empty word (0) to WAITING after it has
  *    switched out; the CAS fails if anything arrived, so no wakeup is lost;
- *  - a timer ends a wait by CAS'ing WAITING back to 0.
+ *  - a timer ends a wait by CAS'ing WAITING back to 0;
+ *  - the exiting owner exchanges the word for CLOSED, taking what arrived;
+ *    a push that finds CLOSED fails, so every message or signal either
+ *    reaches the exit code or is refused to its sender.
  * Invariant: WAITING is set only while the owner is switched out and in no
  * run queue, and whoever clears it owns the duty to make the owner runnable.
  *
@@ -31,6 +35,9 @@
 struct sched;
 
 #define INBOX_WAITING ((uintptr_t)1)
+#define INBOX_SIGNAL  ((uintptr_t)2)
+#define INBOX_CLOSED  ((uintptr_t)4)
+#define INBOX_FLAGS   ((uintptr_t)7) /* messages are 16-byte aligned */
 
 /* The runtime's header in front of every lwp_msg. */
 struct msg_hdr {
@@ -56,18 +63,24 @@ static inline struct msg_hdr *msg_hdr_of(const lwp_msg *m)
 must_check struct msg_hdr *msg_new(struct sched *s, size_t size);
 void msg_delete(struct sched *s, struct msg_hdr *h);
 
-/*
- * Link h into mb's inbox.  Returns true when the caller won the duty to
- * wake the owner (it was WAITING).  Any thread.
- */
-must_check bool mailbox_push(struct mailbox *mb, struct msg_hdr *h);
+enum push_result {
+	PUSHED,	     /* queued */
+	PUSHED_WAKE, /* queued, and the caller must wake the owner */
+	PUSH_CLOSED, /* the owner has exited: not queued, h is the caller's */
+};
+
+/* Link h, a message or (signal) a signal, into mb's inbox.  Any thread. */
+must_check enum push_result mailbox_push(struct mailbox *mb, struct msg_hdr *h,
+					 bool signal);
 
 struct msg_hdr *mailbox_drain_slow(struct mailbox *mb, lwp_pid self);
 
 /*
- * Owner: move every arrival into the save queue, dropping (freeing) those
- * sent to an earlier incarnation than `self`.  Returns the first message
- * appended, or NULL if nothing new arrived.
+ * Owner: move every arrival into the save queue, in order, dropping (or, for
+ * signals, refusing) those sent to an earlier incarnation than `self`.
+ * Signals are acted on as they come (failure_signal), and stay only as the
+ * messages they may turn into.  Returns the first message appended, or NULL
+ * if none was.
  */
 static inline struct msg_hdr *mailbox_drain(struct mailbox *mb, lwp_pid self)
 {
@@ -82,8 +95,22 @@ static inline struct msg_hdr *mailbox_drain(struct mailbox *mb, lwp_pid self)
 void mailbox_unlink(struct mailbox *mb, struct msg_hdr *prev,
 		    struct msg_hdr *h);
 
-/* Free every message, queued or arrived (exit, teardown). */
+/* Free every message, queued or arrived (teardown). */
 void mailbox_clear(struct mailbox *mb);
+
+/* Owner, exiting: refuse all further pushes, free every message and refuse
+ * every signal that arrived. */
+void mailbox_close(struct mailbox *mb);
+
+/* A new incarnation's mailbox: open and empty (published with its pid). */
+void mailbox_open(struct mailbox *mb);
+
+/* Owner: a signal is waiting in the inbox (a relaxed look). */
+static inline bool mailbox_has_signal(struct mailbox *mb)
+{
+	return atomic_load_explicit(&mb->inbox, memory_order_relaxed) &
+	       INBOX_SIGNAL;
+}
 
 /* After switching out: set WAITING if nothing arrived.  False: something did,
  * and the owner must stay runnable. */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "failure.h"
 #include "lwp.h"
 #include "mailbox.h"
 #include "proc.h"
@@ -49,20 +50,25 @@ void lwp_msg_free(lwp_msg *m)
 		preempt_enable(self);
 }
 
-static void deliver(struct sched *s, struct proc *dst, lwp_pid to, uint64_t tag,
-		    struct msg_hdr *h)
+/* Hand h over to dst.  LWP_ENOPROC if dst has exited meanwhile: h is
+ * still the caller's. */
+static int deliver(struct sched *s, struct proc *dst, lwp_pid to, uint64_t tag,
+		   struct msg_hdr *h)
 {
 	struct proc *self = s ? s->current : NULL;
+	enum push_result pushed;
 
 	h->to = to;
 	h->m.from =
 		self ? atomic_load_explicit(&self->pid, memory_order_relaxed) :
 		       LWP_NOPID;
 	h->m.tag = tag;
-	if (mailbox_push(&dst->mbox, h))
+	pushed = mailbox_push(&dst->mbox, h, false);
+	if (pushed == PUSHED_WAKE)
 		sched_ready_next(s, dst);
 	if (self)
 		sched_charge(s, self);
+	return pushed == PUSH_CLOSED ? LWP_ENOPROC : 0;
 }
 
 int lwp_send_msg(lwp_pid to, uint64_t tag, lwp_msg *m)
@@ -71,14 +77,14 @@ int lwp_send_msg(lwp_pid to, uint64_t tag, lwp_msg *m)
 	struct proc *self = sched_caller(s), *dst;
 	int err;
 
-	if (!m)
+	if (!m || tag > LWP_TAG_MAX)
 		return LWP_EINVAL;
 	err = rt_enter(self);
 	if (err)
 		return err;
 	err = proc_lookup(to, &dst);
 	if (!err)
-		deliver(s, dst, to, tag, msg_hdr_of(m));
+		err = deliver(s, dst, to, tag, msg_hdr_of(m));
 	rt_leave(self);
 	return err;
 }
@@ -105,7 +111,7 @@ int lwp_send(lwp_pid to, uint64_t tag, const void *data, size_t size)
 	struct msg_hdr *h;
 	int err;
 
-	if (!data && size)
+	if ((!data && size) || tag > LWP_TAG_MAX)
 		return LWP_EINVAL;
 	err = rt_enter(self);
 	if (err)
@@ -117,7 +123,9 @@ int lwp_send(lwp_pid to, uint64_t tag, const void *data, size_t size)
 		if (h) {
 			if (size)
 				copy_payload(h->m.data, data, size);
-			deliver(s, dst, to, tag, h);
+			err = deliver(s, dst, to, tag, h);
+			if (err)
+				msg_delete(s, h);
 		} else {
 			err = LWP_ENOMEM;
 		}
@@ -183,6 +191,7 @@ static lwp_msg *receive(struct sched *s, struct proc *p, lwp_match_fn match,
 		struct msg_hdr *seen = mb->last;
 		struct msg_hdr *fresh = mailbox_drain(mb, p->pid);
 
+		failure_act(p);
 		if (fresh) {
 			m = take_match(mb, seen, fresh, match, ctx);
 			continue;
@@ -245,6 +254,7 @@ long lwp_mailbox_size(void)
 		return LWP_ENOTPROC;
 	preempt_disable(p);
 	mailbox_drain(&p->mbox, p->pid);
+	failure_act(p);
 	n = (long)p->mbox.count;
 	preempt_enable(p);
 	return n;

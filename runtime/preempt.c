@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "arch.h"
+#include "failure.h"
 #include "runtime.h"
 #include "sched.h"
 #include "timer.h"
@@ -238,6 +239,10 @@ static void preempt(struct sched *s, const ucontext_t *uc)
 	store_relaxed(&s->preempt_pending, false);
 	if (sched_preempt(s, p)) /* back on s: preempted processes stay */
 		count(&s->preempt.done);
+	/* A safe point: how a process that never calls the runtime hears
+	 * an exit signal.  Dying here leaves the signal frame behind, as
+	 * the fault handler does. */
+	failure_poll(p);
 	atomic_signal_fence(memory_order_seq_cst);
 	p->preempt_off = 0;
 }

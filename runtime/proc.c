@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "failure.h"
 #include "registry.h"
 #include "runtime.h"
 #include "sched.h"
@@ -194,6 +195,7 @@ void proc_table_stop(void)
 			atomic_store(&p->pid, LWP_NOPID);
 			atomic_store(&p->timer.heap, NULL);
 			stack_put(NULL, &p->stack);
+			failure_discard(p);
 			sched_fiber_destroy(p);
 			p->gen = p->gen == PROC_GEN_MAX ? 1 : p->gen + 1;
 		}
@@ -314,13 +316,13 @@ static void init_proc(struct proc *p, void (*fn)(void *), void *arg, int home)
 	p->timer.fire = sched_wait_expired;
 	p->saved_errno = 0;
 	p->last_error = 0;
-	p->mbox.first = p->mbox.last = NULL;
-	p->mbox.count = 0;
+	mailbox_open(&p->mbox);
 	sched_fiber_create(p);
 	sched_make(p);
 }
 
-lwp_pid proc_spawn(void (*fn)(void *), void *arg, size_t stack_size, int home)
+lwp_pid proc_spawn(void (*fn)(void *), void *arg, size_t stack_size, int home,
+		   const struct spawn_ties *ties)
 {
 	struct sched *s = sched_self();
 	struct proc *p;
@@ -338,17 +340,26 @@ lwp_pid proc_spawn(void (*fn)(void *), void *arg, size_t stack_size, int home)
 	if (err)
 		goto fail_slot;
 	init_proc(p, fn, arg, home);
+	pid = (lwp_pid)((uint64_t)p->gen << 32 | idx);
+	/* Tied before it is published: it cannot end untied. */
+	if (ties) {
+		err = failure_tie(s->current, p, pid, ties);
+		if (err)
+			goto fail_stack;
+	}
 	if (s) /* counted before anyone can see it exit (proc_live) */
 		count_event(&s->count.spawned);
 	else
 		atomic_fetch_add_explicit(&tab.foreign, 1,
 					  memory_order_release);
-	pid = (lwp_pid)((uint64_t)p->gen << 32 | idx);
 	/* Release: publishes the initialised block to senders (lookup). */
 	atomic_store_explicit(&p->pid, pid, memory_order_release);
 	sched_ready_new(s, p);
 	return pid;
 
+fail_stack:
+	sched_fiber_destroy(p);
+	stack_put(s ? &s->stacks : NULL, &p->stack);
 fail_slot:
 	slot_put(s ? &s->slots : NULL, idx);
 fail_live:
@@ -356,23 +367,28 @@ fail_live:
 	return err;
 }
 
-_Noreturn void proc_exit(struct proc *p, int reason)
+_Noreturn void proc_exit(struct proc *p, const lwp_reason *r, bool report)
 {
-	(void)reason; /* exit signals and reports: links and monitors */
 	struct sched *s = sched_self();
+	lwp_pid pid = atomic_load_explicit(&p->pid, memory_order_relaxed);
+	lwp_reason why = *r; /* r may live in what the handlers free */
 
 	preempt_disable(p); /* for good */
+	failure_before_death(p, &why, report);
+	s = sched_self(); /* a handler may have been moved by a yield */
 	/* Counted out before the pid dies: whoever sees the pid dead may
 	 * spawn in its place at once, from any scheduler, and must not find
 	 * the limit still full. */
 	live_give(s);
 	count_event(&s->count.exited);
 	/* seq_cst: ordered before the load of p->name, against register's
-	 * store of the name and re-check of the pid (registry.c). */
+	 * store of the name and re-check of the pid (registry.c).  Dead
+	 * before its links and monitors hear of it, so that they find it
+	 * dead. */
 	atomic_store(&p->pid, LWP_NOPID);
 	if (atomic_load(&p->name))
 		registry_release(p);
-	mailbox_clear(&p->mbox);
+	failure_after_death(p, pid, &why);
 	sched_exit(p);
 }
 
@@ -413,7 +429,7 @@ lwp_pid lwp_spawn_opt(void (*fn)(void *), void *arg, const lwp_spawn_opts *opts)
 		}
 		home = (int)opts->scheduler - 1;
 	}
-	lwp_pid pid = proc_spawn(fn, arg, size, home);
+	lwp_pid pid = proc_spawn(fn, arg, size, home, NULL);
 	if (self && pid > 0)
 		sched_charge(s, self);
 	rt_leave(self);
@@ -440,13 +456,23 @@ bool lwp_is_alive(lwp_pid pid)
 	return proc_lookup(pid, &p) == 0;
 }
 
-int lwp_exit(int reason)
+int lwp_exit_text(int code, const char *text)
 {
 	struct proc *p = sched_current();
+	lwp_reason r = { .code = code };
 
 	if (!p)
 		return LWP_ENOTPROC;
-	proc_exit(p, reason);
+	if (code == LWP_EXIT_KILL)
+		return LWP_EINVAL;
+	if (text)
+		snprintf(r.text, sizeof(r.text), "%s", text);
+	proc_exit(p, &r, true);
+}
+
+int lwp_exit(int code)
+{
+	return lwp_exit_text(code, NULL);
 }
 
 lwp_pid_text lwp_pid_str(lwp_pid pid)

@@ -55,6 +55,9 @@ struct proc {
 	struct stack stack;
 	struct timer timer;	       /* receive-after and sleep */
 	struct reg_name *_Atomic name; /* registered name, if any */
+	struct proc_fail *fail;	       /* links, monitors, on-exit handlers */
+	struct msg_hdr *exit_sig;      /* a drained exit signal to die of */
+	bool trap_exits;
 #if LWP_TSAN
 	void *tsan_fiber;
 #endif
@@ -124,12 +127,17 @@ static inline must_check int proc_lookup(lwp_pid pid, struct proc **out)
 	return 0;
 }
 
-/* Create a process (runnable) and return its pid or a negative error.
- * home: the scheduler to pin it to, or -1. */
-lwp_pid proc_spawn(void (*fn)(void *), void *arg, size_t stack_size, int home);
+struct spawn_ties;
 
-/* End p (the caller); never returns. */
-_Noreturn void proc_exit(struct proc *p, int reason);
+/* Create a process (runnable) and return its pid or a negative error.
+ * home: the scheduler to pin it to, or -1.  ties: links and monitors to
+ * the caller it is born with (NULL: none). */
+lwp_pid proc_spawn(void (*fn)(void *), void *arg, size_t stack_size, int home,
+		   const struct spawn_ties *ties);
+
+/* End p (the caller) with reason r; report: p ends itself abnormally, and
+ * an error report is due.  Never returns. */
+_Noreturn void proc_exit(struct proc *p, const lwp_reason *r, bool report);
 
 /* Return the slot and stack of a process that has switched out for good. */
 void proc_reap(struct proc *p);

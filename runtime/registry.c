@@ -243,6 +243,20 @@ long lwp_registered(lwp_reg_entry *out, size_t cap)
 	return (long)n;
 }
 
+bool registry_name_of(struct proc *p, char *buf)
+{
+	struct reg_name *e;
+
+	if (!atomic_load(&p->name))
+		return false;
+	pthread_mutex_lock(&reg.lock);
+	e = atomic_load(&p->name);
+	if (e)
+		memcpy(buf, e->name, sizeof(e->name));
+	pthread_mutex_unlock(&reg.lock);
+	return e != NULL;
+}
+
 void registry_release(struct proc *p)
 {
 	pthread_mutex_lock(&reg.lock);

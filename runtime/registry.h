@@ -11,6 +11,11 @@
 
 struct proc;
 
+#include <stdbool.h>
+
+/* Copy p's registered name into buf (LWP_NAME_MAX + 1 bytes); false if it
+ * has none. */
+bool registry_name_of(struct proc *p, char *buf);
 /* Release p's name (p is exiting). */
 void registry_release(struct proc *p);
 /* Forget every name (the runtime stopped). */

@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "failure.h"
 #include "fault.h"
 #include "runtime.h"
 #include "steal.h"
@@ -692,7 +693,7 @@ void sched_enter(void *prev)
 	errno = 0;
 	preempt_enable(p); /* raised at spawn: see preempt.h */
 	p->fn(p->arg);
-	proc_exit(p, LWP_EXIT_NORMAL);
+	proc_exit(p, &(lwp_reason){ .code = LWP_EXIT_NORMAL }, false);
 }
 
 void sched_make(struct proc *p)
@@ -768,6 +769,7 @@ void sched_budget_spent(struct sched *s, struct proc *p)
 	if (!runq_empty(&s->runq) || !runq_remote_empty(&s->remote) ||
 	    !procq_empty(&rt.global))
 		switch_out(s, p, AFTER_EXPIRE);
+	failure_poll(p);
 }
 
 /* Timer callback: a wait's deadline passed.  It may run on the scheduler
@@ -891,6 +893,7 @@ int lwp_yield(void)
 		return LWP_ENOTPROC;
 	preempt_disable(p);
 	(void)relinquish(s, p, AFTER_YIELD);
+	failure_poll(p);
 	preempt_enable(p);
 	return 0;
 }
@@ -914,6 +917,7 @@ int lwp_sleep(int64_t ns)
 	 * inbox stays empty and the process can block. */
 	while (timer_now() < deadline && !err) {
 		mailbox_drain(&p->mbox, p->pid);
+		failure_act(p);
 		err = sched_block(p, deadline);
 	}
 	preempt_enable(p);
