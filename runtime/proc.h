@@ -36,6 +36,11 @@ struct proc {
 	/* Read or written by senders, possibly on other cores. */
 	_Atomic lwp_pid pid; /* LWP_NOPID while the slot is free */
 	struct mailbox mbox;
+	/* Owner only, but rarely written, so they share the senders' line
+	 * (failure.h): links, monitors, on-exit handlers, and a drained exit
+	 * signal to die of.  Keeps the block at three lines. */
+	struct proc_fail *fail;
+	struct msg_hdr *exit_sig;
 
 	/* Owner and scheduler only. */
 	cacheline_aligned arch_ctx ctx;
@@ -46,6 +51,7 @@ struct proc {
 	 * handler on the thread the process runs on. */
 	int preempt_off;
 	_Atomic bool resched; /* a preemption was deferred: yield when able */
+	bool trap_exits;
 	int saved_errno;
 	int last_error;
 	uint32_t gen;
@@ -55,9 +61,6 @@ struct proc {
 	struct stack stack;
 	struct timer timer;	       /* receive-after and sleep */
 	struct reg_name *_Atomic name; /* registered name, if any */
-	struct proc_fail *fail;	       /* links, monitors, on-exit handlers */
-	struct msg_hdr *exit_sig;      /* a drained exit signal to die of */
-	bool trap_exits;
 #if LWP_TSAN
 	void *tsan_fiber;
 #endif
