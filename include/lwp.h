@@ -96,6 +96,7 @@ enum {
 	LWP_ETIMEDOUT = -13,   /* a receive timed out (see lwp_last_error()) */
 	LWP_ESYS =
 		-14, /* the operating system refused (thread, mmap, signal) */
+	LWP_ENOTIMER = -15, /* no such timer: it fired or was cancelled */
 };
 
 /* A static, human-readable name for an LWP_E* code ("no such process"). */
@@ -533,6 +534,36 @@ LWP_API lwp_pid lwp_spawn_monitor(void (*fn)(void *), void *arg, lwp_ref *ref);
 typedef void (*lwp_report_fn)(lwp_pid pid, const char *name,
 			      const lwp_reason *reason, void *ctx);
 LWP_API void lwp_set_report_fn(lwp_report_fn fn, void *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* Timers                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* A timer reference: > 0, unique for the runtime's life. */
+typedef int64_t lwp_timer_ref;
+
+/*
+ * Send a copy of data[0..size) with tag to pid after ns nanoseconds, as
+ * Erlang's erlang:send_after/3: from is the caller (LWP_NOPID from a
+ * foreign thread).  The timer lives in the runtime, not the caller: it
+ * fires whether or not the caller still runs, wherever processes migrate.
+ * pid is checked when it fires (a dead pid drops the message).  Returns the
+ * timer's ref, or LWP_EINVAL (ns < 0, data NULL with size > 0, tag above
+ * LWP_TAG_MAX),
+ * LWP_EBADPID, LWP_ENOMEM, LWP_ENOTRUNNING.
+ */
+LWP_API lwp_timer_ref lwp_send_after(int64_t ns, lwp_pid pid, uint64_t tag,
+				     const void *data, size_t size);
+
+/*
+ * Cancel a timer: returns the nanoseconds it had left (>= 0), or
+ * LWP_ENOTIMER if it had fired or been cancelled already (or never
+ * existed).  Its message is freed unsent.
+ */
+LWP_API int64_t lwp_cancel_timer(lwp_timer_ref ref);
+
+/* Nanoseconds left on a timer, or LWP_ENOTIMER as lwp_cancel_timer. */
+LWP_API int64_t lwp_read_timer(lwp_timer_ref ref);
 
 /* ------------------------------------------------------------------------ */
 /* Preemption                                                                */

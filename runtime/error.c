@@ -39,6 +39,8 @@ const char *lwp_strerror(int err)
 		return "timed out";
 	case LWP_ESYS:
 		return "operating system error";
+	case LWP_ENOTIMER:
+		return "no such timer (fired or cancelled)";
 	}
 	return "unknown error";
 }

@@ -14,6 +14,7 @@
 #include "registry.h"
 #include "runtime.h"
 #include "sched.h"
+#include "sendafter.h"
 #include "stack.h"
 #include "timer.h"
 
@@ -196,6 +197,7 @@ static void stop(void)
 	preempt_stop();
 	fault_stop();
 	registry_clear();
+	sendafter_stop();
 	scheds_fini(rt.nscheds);
 	proc_table_stop();
 	procq_destroy(&rt.global);

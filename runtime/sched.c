@@ -320,6 +320,13 @@ void sched_kick_all(void)
 		unpark(&rt.scheds[i], PARK_AWAKE);
 }
 
+/* s recomputes its sleep from its heap when it parks again; an arm that
+ * missed its last look saw it PARK_SLEEPING (the heap lock orders them). */
+void sched_timer_armed(struct sched *s)
+{
+	unpark(s, PARK_AWAKE);
+}
+
 /* Wake one sleeping scheduler, the nearest to `near` (NULL: any), to look
  * for work, unless one is looking already (Go's wakep).  The caller has
  * published the work with a seq_cst operation, or needs no guarantee (work

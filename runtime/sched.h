@@ -102,6 +102,9 @@ static inline struct proc *sched_caller(struct sched *s)
 must_check int sched_run(struct sched *s);
 /* Wake every parked scheduler (stop, last process gone). */
 void sched_kick_all(void);
+/* Another thread armed a timer in s's heap, due before the others there:
+ * wake s if it sleeps, maybe until a later deadline. */
+void sched_timer_armed(struct sched *s);
 
 /*
  * Make p runnable; s is the caller's scheduler (sched_self(), NULL on a

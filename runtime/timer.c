@@ -76,7 +76,7 @@ static void remove_at(struct timer_heap *h, size_t i)
 	size_t n = load_relaxed(&h->count) - 1;
 	struct timer *last = h->items[n];
 
-	/* Release: see timer_cancel. */
+	/* Release: see timer_lock. */
 	atomic_store_explicit(&h->items[i]->heap, NULL, memory_order_release);
 	store_relaxed(&h->count, n);
 	if (i == n)
@@ -112,21 +112,44 @@ out:
 	return err;
 }
 
+struct timer_heap *timer_lock(struct timer *t)
+{
+	struct timer_heap *h;
+
+	/* Acquire, pairing with the release in remove_at: a timer that
+	 * another scheduler's timer_run took out of its heap was last read
+	 * there (its deadline) before that store, so a caller that finds it
+	 * unarmed may re-arm it without taking that heap's lock.  The heap
+	 * read here may be stale (t fired and was armed again elsewhere
+	 * meanwhile): only the relaxed look under the lock counts, since a
+	 * timer enters and leaves a heap only under that heap's lock. */
+	while ((h = atomic_load_explicit(&t->heap, memory_order_acquire))) {
+		pthread_mutex_lock(&h->lock);
+		if (atomic_load_explicit(&t->heap, memory_order_relaxed) == h)
+			return h;
+		pthread_mutex_unlock(&h->lock);
+	}
+	return NULL;
+}
+
+void timer_unlock(struct timer_heap *h)
+{
+	pthread_mutex_unlock(&h->lock);
+}
+
+void timer_remove_locked(struct timer_heap *h, struct timer *t)
+{
+	remove_at(h, t->index);
+}
+
 void timer_cancel(struct timer *t)
 {
-	/* Only the timer's own user arms it, so "not armed" cannot be stale.
-	 * Acquire, pairing with the release in remove_at: a timer that
-	 * another scheduler's timer_run took out of its heap was last read
-	 * there (its deadline) before that store, so the caller may re-arm
-	 * it without taking that heap's lock. */
-	struct timer_heap *h =
-		atomic_load_explicit(&t->heap, memory_order_acquire);
-	if (!h)
-		return;
-	pthread_mutex_lock(&h->lock);
-	if (atomic_load_explicit(&t->heap, memory_order_relaxed) == h)
+	struct timer_heap *h = timer_lock(t);
+
+	if (h) {
 		remove_at(h, t->index);
-	pthread_mutex_unlock(&h->lock);
+		timer_unlock(h);
+	}
 }
 
 size_t timer_run(struct timer_heap *h, int64_t now)

@@ -2,12 +2,15 @@
  * timer.h - per-scheduler timers: a binary min-heap of deadlines.
  *
  * A timer is embedded in the object it times (a process waiting in receive
- * or sleep), so arming one allocates nothing unless the heap must grow.
- * Each heap is fired only by its owning scheduler thread; that is what lets
- * a process arm its timer before it switches out without the timer firing
- * in between.  The lock exists because a process may cancel its timer from
- * another scheduler after migrating, and because foreign threads may look at
- * the next deadline.
+ * or sleep, a send_after timer's slot), so arming one allocates nothing
+ * unless the heap must grow.  Each heap is fired only by its owning
+ * scheduler thread; that is what lets a process arm its timer before it
+ * switches out without the timer firing in between.  The lock exists
+ * because a process may cancel its timer from another scheduler after
+ * migrating, because any thread may arm, cancel or read a send_after timer
+ * (sendafter.c), and because foreign threads may look at the next deadline.
+ * Taking a timer out of its heap, by timer_run or by a cancel, happens under
+ * the lock: exactly one of them does it.
  */
 #ifndef LWP_TIMER_H
 #define LWP_TIMER_H
@@ -43,6 +46,15 @@ must_check int timer_arm(struct timer_heap *h, struct timer *t,
 			 int64_t deadline);
 /* Disarm t if it is armed; from any thread. */
 void timer_cancel(struct timer *t);
+
+/* Lock the heap t is armed in and return it: t stays armed, and its
+ * deadline may be read, until timer_unlock.  NULL if t is not armed: it
+ * fired or was cancelled, or the caller is not ordered after its arming
+ * (whoever armed it, and whoever heard from them, is).  Any thread. */
+must_check struct timer_heap *timer_lock(struct timer *t);
+void timer_unlock(struct timer_heap *h);
+/* Disarm t, armed in h, which the caller has locked (timer_lock). */
+void timer_remove_locked(struct timer_heap *h, struct timer *t);
 
 /* Fire every timer due at `now`; returns how many fired.  Owner only. */
 size_t timer_run(struct timer_heap *h, int64_t now);
