@@ -148,17 +148,10 @@ static int send_signal(lwp_pid to, lwp_pid from, uint64_t kind, lwp_ref ref,
 	*info_of(h) = (lwp_exit_info){ .pid = from, .ref = ref };
 	if (r)
 		info_of(h)->reason = *r;
-	switch (mailbox_push(&dst->mbox, h, true)) {
-	case PUSHED_WAKE:
-		sched_ready_next(s, dst);
-		break;
-	case PUSH_CLOSED:
+	err = msg_post(s, dst, h, true, true);
+	if (err)
 		msg_delete(s, h);
-		return LWP_ENOPROC;
-	case PUSHED:
-		break;
-	}
-	return 0;
+	return err;
 }
 
 static const lwp_reason noproc = { .code = LWP_EXIT_NOPROC };
@@ -425,15 +418,17 @@ int failure_tie(struct proc *p, struct proc *child, lwp_pid pid,
 	struct proc_fail *theirs = calloc(1, sizeof(*theirs));
 	int err = mine && theirs ? 0 : LWP_ENOMEM;
 
+	lwp_pid parent = atomic_load_explicit(&p->pid, memory_order_relaxed);
+
 	if (!err && t->link) {
 		err = ties_add(&mine->links, pid, 0);
-		if (!err && (err = ties_add(&theirs->links, t->parent, 0)))
+		if (!err && (err = ties_add(&theirs->links, parent, 0)))
 			(void)ties_del(&mine->links, pid, 0);
 	}
 	if (!err && t->monitor) {
 		err = ties_add(&mine->monitors, pid, t->monitor);
-		if (!err && (err = ties_add(&theirs->watchers, t->parent,
-					    t->monitor))) {
+		if (!err &&
+		    (err = ties_add(&theirs->watchers, parent, t->monitor))) {
 			(void)ties_del(&mine->monitors, pid, t->monitor);
 			if (t->link)
 				(void)ties_del(&mine->links, pid, 0);
@@ -445,17 +440,6 @@ int failure_tie(struct proc *p, struct proc *child, lwp_pid pid,
 	}
 	child->fail = theirs;
 	return 0;
-}
-
-void failure_untie(struct proc *p, struct proc *child, lwp_pid pid,
-		   const struct spawn_ties *t)
-{
-	if (t->link)
-		(void)ties_del(&p->fail->links, pid, 0);
-	if (t->monitor)
-		(void)ties_del(&p->fail->monitors, pid, t->monitor);
-	fail_free(child->fail);
-	child->fail = NULL;
 }
 
 /* ---- the public API ------------------------------------------------------ */
@@ -586,7 +570,7 @@ lwp_ref lwp_monitor(lwp_pid pid)
 	if (err)
 		return leave_self(p, err);
 	err = send_signal(pid, self, SIG_MONITOR, ref, NULL);
-	if (err == LWP_ENOPROC || err == LWP_EBADPID)
+	if (err == LWP_ENOPROC)
 		/* As if refused: DOWN with noproc, through our own inbox. */
 		err = send_signal(self, pid, SIG_DOWN, ref, &noproc);
 	if (err) {
@@ -665,26 +649,16 @@ int lwp_on_exit(void (*fn)(void *arg), void *arg)
 static lwp_pid spawn_tied(void (*fn)(void *), void *arg, bool link,
 			  lwp_ref *ref)
 {
-	struct proc *self = sched_current();
-	struct spawn_ties t = { .link = link };
-	lwp_pid pid;
+	struct spawn_ties t = {
+		.link = link,
+		.monitor = ref ? atomic_fetch_add_explicit(
+					 &next_ref, 1, memory_order_relaxed) :
+				 0,
+	};
+	lwp_pid pid = proc_spawn_tied(fn, arg, &t);
 
-	if (!self)
-		return LWP_ENOTPROC;
-	if (!fn)
-		return LWP_EINVAL;
-	preempt_disable(self);
-	t.parent = atomic_load(&self->pid);
-	if (ref)
-		t.monitor = atomic_fetch_add_explicit(&next_ref, 1,
-						      memory_order_relaxed);
-	pid = proc_spawn(fn, arg, rt.stack_size, -1, &t);
-	if (pid > 0) {
-		if (ref)
-			*ref = t.monitor;
-		sched_charge(sched_self(), self);
-	}
-	preempt_enable(self);
+	if (pid > 0 && ref)
+		*ref = t.monitor;
 	return pid;
 }
 

@@ -33,7 +33,6 @@
 
 /* Ties a new process gets at birth (lwp_spawn_link, lwp_spawn_monitor). */
 struct spawn_ties {
-	lwp_pid parent;
 	bool link;
 	lwp_ref monitor; /* > 0: parent monitors the child with this ref */
 };
@@ -55,10 +54,6 @@ void failure_refuse(struct msg_hdr *h);
  * caller.  LWP_ENOMEM leaves neither side changed. */
 must_check int failure_tie(struct proc *p, struct proc *child, lwp_pid pid,
 			   const struct spawn_ties *t);
-
-/* Undo failure_tie (the child could not start after all). */
-void failure_untie(struct proc *p, struct proc *child, lwp_pid pid,
-		   const struct spawn_ties *t);
 
 _Noreturn void failure_die(struct proc *p);
 

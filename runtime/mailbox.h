@@ -73,6 +73,15 @@ enum push_result {
 must_check enum push_result mailbox_push(struct mailbox *mb, struct msg_hdr *h,
 					 bool signal);
 
+struct proc;
+
+/* Hand h (to, from and tag set) to dst: push it, and make dst runnable if
+ * it waited, on s (NULL: a foreign thread): next (runnext) when `next`,
+ * else queued.  LWP_ENOPROC if dst has exited meanwhile: h is still the
+ * caller's.  (message.c) */
+must_check int msg_post(struct sched *s, struct proc *dst, struct msg_hdr *h,
+			bool signal, bool next);
+
 struct msg_hdr *mailbox_drain_slow(struct mailbox *mb, lwp_pid self);
 
 /*

@@ -50,25 +50,48 @@ void lwp_msg_free(lwp_msg *m)
 		preempt_enable(self);
 }
 
-/* Hand h over to dst.  LWP_ENOPROC if dst has exited meanwhile: h is
- * still the caller's. */
+/* msg_post, inline on the send path. */
+static always_inline int post(struct sched *s, struct proc *dst,
+			      struct msg_hdr *h, bool signal, bool next)
+{
+	switch (mailbox_push(&dst->mbox, h, signal)) {
+	case PUSHED_WAKE:
+		if (next)
+			sched_ready_next(s, dst);
+		else
+			sched_ready(s, dst);
+		return 0;
+	case PUSH_CLOSED:
+		return LWP_ENOPROC;
+	case PUSHED:
+		break;
+	}
+	return 0;
+}
+
+int msg_post(struct sched *s, struct proc *dst, struct msg_hdr *h, bool signal,
+	     bool next)
+{
+	return post(s, dst, h, signal, next);
+}
+
+/* Hand h over to dst from the caller.  LWP_ENOPROC if dst has exited
+ * meanwhile: h is still the caller's. */
 static int deliver(struct sched *s, struct proc *dst, lwp_pid to, uint64_t tag,
 		   struct msg_hdr *h)
 {
 	struct proc *self = s ? s->current : NULL;
-	enum push_result pushed;
+	int err;
 
 	h->to = to;
 	h->m.from =
 		self ? atomic_load_explicit(&self->pid, memory_order_relaxed) :
 		       LWP_NOPID;
 	h->m.tag = tag;
-	pushed = mailbox_push(&dst->mbox, h, false);
-	if (pushed == PUSHED_WAKE)
-		sched_ready_next(s, dst);
+	err = post(s, dst, h, false, true);
 	if (self)
 		sched_charge(s, self);
-	return pushed == PUSH_CLOSED ? LWP_ENOPROC : 0;
+	return err;
 }
 
 int lwp_send_msg(lwp_pid to, uint64_t tag, lwp_msg *m)

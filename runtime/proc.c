@@ -404,11 +404,16 @@ void proc_reap(struct proc *p)
 
 /* ---- the public process API ------------------------------------------- */
 
-lwp_pid lwp_spawn_opt(void (*fn)(void *), void *arg, const lwp_spawn_opts *opts)
+/* lwp_spawn_opt, and with ties (from a process only) lwp_spawn_link and
+ * lwp_spawn_monitor. */
+static lwp_pid spawn(void (*fn)(void *), void *arg, const lwp_spawn_opts *opts,
+		     const struct spawn_ties *ties)
 {
 	size_t size = rt.stack_size;
 	int home = -1;
 
+	if (ties && !sched_current())
+		return LWP_ENOTPROC;
 	if (!fn)
 		return LWP_EINVAL;
 	if (opts && opts->stack_size) {
@@ -429,11 +434,22 @@ lwp_pid lwp_spawn_opt(void (*fn)(void *), void *arg, const lwp_spawn_opts *opts)
 		}
 		home = (int)opts->scheduler - 1;
 	}
-	lwp_pid pid = proc_spawn(fn, arg, size, home, NULL);
+	lwp_pid pid = proc_spawn(fn, arg, size, home, ties);
 	if (self && pid > 0)
 		sched_charge(s, self);
 	rt_leave(self);
 	return pid;
+}
+
+lwp_pid proc_spawn_tied(void (*fn)(void *), void *arg,
+			const struct spawn_ties *ties)
+{
+	return spawn(fn, arg, NULL, ties);
+}
+
+lwp_pid lwp_spawn_opt(void (*fn)(void *), void *arg, const lwp_spawn_opts *opts)
+{
+	return spawn(fn, arg, opts, NULL);
 }
 
 lwp_pid lwp_spawn(void (*fn)(void *), void *arg)

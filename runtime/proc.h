@@ -138,6 +138,11 @@ struct spawn_ties;
 lwp_pid proc_spawn(void (*fn)(void *), void *arg, size_t stack_size, int home,
 		   const struct spawn_ties *ties);
 
+/* lwp_spawn() tied to the calling process (failure.c); LWP_ENOTPROC
+ * outside one. */
+lwp_pid proc_spawn_tied(void (*fn)(void *), void *arg,
+			const struct spawn_ties *ties);
+
 /* End p (the caller) with reason r; report: p ends itself abnormally, and
  * an error report is due.  Never returns. */
 _Noreturn void proc_exit(struct proc *p, const lwp_reason *r, bool report);

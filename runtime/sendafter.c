@@ -202,20 +202,9 @@ static void deliver(struct sched *s, struct msg_hdr *h)
 {
 	struct proc *dst;
 
-	if (proc_lookup(h->to, &dst)) {
+	/* Queued, not next: the switch being finished picked already. */
+	if (proc_lookup(h->to, &dst) || msg_post(s, dst, h, false, false))
 		msg_delete(s, h); /* the addressee has exited */
-		return;
-	}
-	switch (mailbox_push(&dst->mbox, h, false)) {
-	case PUSHED_WAKE:
-		sched_ready(s, dst);
-		break;
-	case PUSH_CLOSED: /* it exited meanwhile */
-		msg_delete(s, h);
-		break;
-	case PUSHED:
-		break;
-	}
 }
 
 /* The owner's timer_run took t's node out of its heap: t is ours. */
