@@ -51,6 +51,8 @@ struct proc_fail {
 	uint32_t nhandlers, handlers_cap;
 };
 
+/* Monitor refs.  Relaxed: each fetch_add still returns a value no other
+ * one does, and nothing is published through the counter. */
 static _Atomic int64_t next_ref = 1;
 
 static struct {
