@@ -166,6 +166,14 @@ typedef struct lwp_config {
 	 * for faults (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS),
 	 * SIGABRT, SIGKILL, SIGSTOP or glibc's internal ones. */
 	int preempt_signal;
+	/* A process that faults (SIGSEGV, SIGBUS, SIGFPE, SIGILL or abort())
+	 * in its own code ends with LWP_EXIT_FAULT, and the rest runs on.
+	 * Default (false), and always for faults inside the runtime, libc or
+	 * a lwp_preempt_disable() region, which may hold locks: print a crash
+	 * report (the process, a backtrace, the process table) and abort.
+	 * A stack overflow ends only the process either way.  The
+	 * environment's LWP_ISOLATE_FAULTS=1 also turns it on. */
+	bool isolate_faults;
 } lwp_config;
 
 enum {
@@ -278,6 +286,10 @@ enum {
 	LWP_EXIT_NOPROC = -1003,
 	/* Asked to stop (by a supervisor); abnormal, but never reported. */
 	LWP_EXIT_SHUTDOWN = -1004,
+	/* A fault (SIGSEGV, SIGBUS, SIGFPE, SIGILL, abort()) in the process's
+	 * own code, isolated to it (lwp_config.isolate_faults); the text
+	 * names the signal and the address. */
+	LWP_EXIT_FAULT = -1005,
 };
 
 #define LWP_REASON_TEXT_MAX 63 /* bytes of a reason's text, without NUL */
@@ -288,7 +300,7 @@ typedef struct lwp_reason {
 } lwp_reason;
 
 /* The name of a reason code: "normal", "kill", "killed", "noproc",
- * "stack_overflow", "shutdown", or NULL for a user code. */
+ * "stack_overflow", "shutdown", "fault", or NULL for a user code. */
 LWP_API const char *lwp_reason_name(int code);
 
 /* Write a reason as text ("normal", "{1,\"boom!\"}", ...) into buf
@@ -313,8 +325,8 @@ LWP_API int lwp_exit_text(int code, const char *text);
  * Run fn(arg) when the calling process ends, however it ends: it returns or
  * exits, is killed, or dies of an exit signal or a stack overflow.  Handlers run newest first, inside the process, before
  * its links and monitors are told; they may free memory and close fds but
- * not receive.  (After a stack overflow they run on the scheduler's signal
- * stack, which has a few KiB.)  0, LWP_EINVAL (fn NULL), LWP_ENOMEM,
+ * not receive.  (After a stack overflow or an isolated fault they run on the
+ * scheduler's signal stack, which has a few KiB.)  0, LWP_EINVAL (fn NULL), LWP_ENOMEM,
  * LWP_ENOTPROC.
  */
 LWP_API int lwp_on_exit(void (*fn)(void *arg), void *arg);
@@ -666,6 +678,69 @@ typedef struct lwp_reg_entry {
  * many there are in all (which may exceed cap, as with snprintf).
  */
 LWP_API long lwp_registered(lwp_reg_entry *out, size_t cap);
+
+/* ------------------------------------------------------------------------ */
+/* Process information                                                       */
+/* ------------------------------------------------------------------------ */
+
+typedef enum lwp_status {
+	LWP_STATUS_RUNNING = 1, /* on a scheduler now */
+	LWP_STATUS_RUNNABLE,	/* in a run queue, or about to be */
+	LWP_STATUS_WAITING,	/* blocked in receive or sleep */
+	LWP_STATUS_EXITING,	/* its exit is under way */
+} lwp_status;
+
+/* The name of a status: "running", "runnable", "waiting", "exiting"; NULL
+ * for anything else. */
+LWP_API const char *lwp_status_name(int status);
+
+typedef struct lwp_proc_info {
+	lwp_pid pid;
+	lwp_status status;
+	/* The scheduler it runs on (RUNNING), else the one it last ran on;
+	 * -1 if it has not run yet. */
+	int scheduler;
+	int home;		     /* the scheduler it is pinned to, or -1 */
+	char name[LWP_NAME_MAX + 1]; /* its registered name, "" if none */
+	long mailbox;		     /* messages waiting: see below */
+	uint32_t links;		     /* processes linked to it */
+	uint32_t monitors;	     /* monitors it holds on others */
+	bool trap_exits;
+	uint64_t switches; /* times it switched out: yields, waits, preemptions */
+	void (*fn)(void *); /* the function it was spawned with */
+	/* Bytes of stack in use where it last switched out (for the caller:
+	 * now), in memory (pages it has touched), and reserved (the stack's
+	 * size, without its guard). */
+	size_t stack_used, stack_resident, stack_size;
+} lwp_proc_info;
+
+/*
+ * Describe pid, as Erlang's process_info/1.  Any thread may ask, about any
+ * process; the process is not stopped, so for one running elsewhere the
+ * figures are each of some recent moment.  mailbox counts the messages pid
+ * has taken into its mailbox; ones that arrived since it last looked (it
+ * does, at its next receive) are not yet counted, except for the caller's
+ * own, which is exact.  0, LWP_EINVAL (out NULL), LWP_EBADPID, LWP_ENOPROC
+ * (pid has ended, also if it ended while being described), LWP_ENOTRUNNING.
+ */
+LWP_API int lwp_process_info(lwp_pid pid, lwp_proc_info *out);
+
+/*
+ * Copy up to cap pids of live processes into out (in table order) and
+ * return how many were found in all, which may exceed cap.  Processes
+ * spawned or ended meanwhile may be missed or listed.  LWP_EINVAL (out NULL
+ * with cap > 0), LWP_ENOTRUNNING.
+ */
+LWP_API long lwp_processes(lwp_pid *out, size_t cap);
+
+/*
+ * Write one line per live process to fd, as the crash report does: pid,
+ * status, scheduler, mailbox, links, monitors, switches, stack in use and
+ * reserved, registered name, and the function it was spawned with.
+ * Returns the number of processes written, LWP_ESYS (a write failed;
+ * errno says why), LWP_ENOTRUNNING.
+ */
+LWP_API long lwp_process_dump(int fd);
 
 #ifdef __cplusplus
 }

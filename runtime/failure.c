@@ -34,6 +34,7 @@ struct tie {
 struct ties {
 	struct tie *v;
 	uint32_t n, cap;
+	_Atomic uint32_t *shown; /* the process's count of them, or NULL */
 };
 
 struct on_exit {
@@ -63,6 +64,13 @@ static struct {
 
 /* ---- sets --------------------------------------------------------------- */
 
+/* Publish the count for lwp_process_info(): only the owner writes it. */
+static void show(struct ties *t)
+{
+	if (t->shown)
+		store_relaxed(t->shown, t->n);
+}
+
 static struct tie *ties_find(struct ties *t, lwp_pid pid, lwp_ref ref)
 {
 	for (uint32_t i = 0; i < t->n; i++)
@@ -82,6 +90,7 @@ static must_check int ties_add(struct ties *t, lwp_pid pid, lwp_ref ref)
 		t->cap = cap;
 	}
 	t->v[t->n++] = (struct tie){ pid, ref };
+	show(t);
 	return 0;
 }
 
@@ -94,13 +103,26 @@ static lwp_pid ties_del(struct ties *t, lwp_pid pid, lwp_ref ref)
 		return 0;
 	pid = x->pid;
 	*x = t->v[--t->n]; /* order does not matter */
+	show(t);
 	return pid;
+}
+
+/* Relations for p, which are counted in p's block. */
+static struct proc_fail *fail_new(struct proc *p)
+{
+	struct proc_fail *f = calloc(1, sizeof(*f));
+
+	if (f) {
+		f->links.shown = &p->nlinks;
+		f->monitors.shown = &p->nmonitors;
+	}
+	return f;
 }
 
 static struct proc_fail *fail_of(struct proc *p)
 {
 	if (!p->fail)
-		p->fail = calloc(1, sizeof(*p->fail));
+		p->fail = fail_new(p);
 	return p->fail;
 }
 
@@ -206,7 +228,7 @@ static bool exit_signal(struct proc *p, struct msg_hdr *h)
 		set_reason(&info_of(h)->reason, LWP_EXIT_KILLED, NULL);
 		return die_of(p, h);
 	}
-	if (p->trap_exits)
+	if (load_relaxed(&p->trap_exits))
 		return becomes(h, LWP_TAG_EXIT);
 	if (code != LWP_EXIT_NORMAL ||
 	    (direct && h->m.from == atomic_load(&p->pid)))
@@ -305,6 +327,8 @@ const char *lwp_reason_name(int code)
 		return "noproc";
 	case LWP_EXIT_SHUTDOWN:
 		return "shutdown";
+	case LWP_EXIT_FAULT:
+		return "fault";
 	}
 	return NULL;
 }
@@ -386,7 +410,7 @@ void failure_after_death(struct proc *p, lwp_pid pid, const lwp_reason *r)
 		msg_delete(sched_self(), p->exit_sig);
 	p->exit_sig = NULL;
 	p->fail = NULL;
-	p->trap_exits = false;
+	store_relaxed(&p->trap_exits, false);
 	if (!f)
 		return;
 	for (uint32_t i = 0; i < f->links.n; i++)
@@ -408,7 +432,7 @@ void failure_discard(struct proc *p)
 	p->exit_sig = NULL;
 	fail_free(p->fail);
 	p->fail = NULL;
-	p->trap_exits = false;
+	store_relaxed(&p->trap_exits, false);
 }
 
 /* ---- spawn ties ---------------------------------------------------------- */
@@ -417,7 +441,7 @@ int failure_tie(struct proc *p, struct proc *child, lwp_pid pid,
 		const struct spawn_ties *t)
 {
 	struct proc_fail *mine = fail_of(p);
-	struct proc_fail *theirs = calloc(1, sizeof(*theirs));
+	struct proc_fail *theirs = fail_new(child);
 	int err = mine && theirs ? 0 : LWP_ENOMEM;
 
 	lwp_pid parent = atomic_load_explicit(&p->pid, memory_order_relaxed);
@@ -528,8 +552,8 @@ int lwp_trap_exits(bool on)
 
 	if (!p)
 		return LWP_ENOTPROC;
-	was = p->trap_exits;
-	p->trap_exits = on;
+	was = load_relaxed(&p->trap_exits);
+	store_relaxed(&p->trap_exits, on);
 	return was;
 }
 

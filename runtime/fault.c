@@ -4,26 +4,40 @@
  * Ending the process from inside the handler: proc_exit() switches away
  * from the handler's frame on the alternate stack and never comes back,
  * which is safe because the kernel decides whether a thread is "on" its
- * alternate stack from the stack pointer alone.  SA_NODEFER leaves SIGSEGV
- * unblocked for the next process.  The overflowing code may have been inside
- * the C library or the allocator holding a lock; like a crash in an Erlang
- * NIF, that cannot be repaired from outside, and docs/DESIGN.md says so.
+ * alternate stack from the stack pointer alone.  SA_NODEFER leaves the
+ * signal unblocked for the next process.  Code that faults inside the C
+ * library, the allocator or the runtime may hold a lock that would never
+ * be released; like a crash in an Erlang NIF, that cannot be repaired from
+ * outside, so only faults in the program's own code are isolated, and a
+ * stack overflow (which may happen anywhere) is the one exception
+ * docs/DESIGN.md owns up to.
  */
 #include "fault.h"
 
+#include <execinfo.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arch.h"
+#include "info.h"
 #include "lwp.h"
+#include "preempt.h"
 #include "proc.h"
+#include "registry.h"
+#include "runtime.h"
 #include "sched.h"
 
-static const int fault_signals[] = { SIGSEGV, SIGBUS };
+static const int fault_signals[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
+
+/* Lines of processes in a crash report: a million would bury the rest. */
+#define CRASH_DUMP_MAX 1000
+#define CRASH_FRAMES   64
 static struct sigaction host_action[ARRAY_SIZE(fault_signals)];
 
 static __thread stack_t alt_stack, host_alt_stack;
@@ -64,17 +78,125 @@ static bool overflowed(const struct proc *p, const siginfo_t *si,
 		(sp >= lo && sp - lo < frame_max));
 }
 
-static void on_fault(int sig, siginfo_t *si, void *uc)
+/* Did this thread fault by itself?  The kernel's faults carry a positive
+ * code; abort() and raise() signal their own thread (SI_TKILL).  A signal
+ * sent from outside is not a fault of whatever happened to run. */
+static bool self_inflicted(int sig, const siginfo_t *si)
 {
-	struct proc *p = sched_current();
+	if (sig == SIGABRT)
+		return si->si_code == SI_TKILL && si->si_pid == getpid();
+	return si->si_code > 0;
+}
 
-	if (p && overflowed(p, si, uc)) {
+/* May the fault end only p?  Only if p was in its own code: a fault in the
+ * runtime (preempt count raised), in a lwp_preempt_disable() region, or in
+ * libc or the allocator may hold a lock.  abort() is the exception: glibc
+ * releases its lock before it raises SIGABRT, from a libc frame. */
+static bool isolatable(const struct proc *p, int sig, const ucontext_t *uc)
+{
+	return rt.isolate_faults && p->preempt_off == 0 &&
+	       (sig == SIGABRT || preempt_user_code(arch_uc_pc(uc)));
+}
+
+static _Noreturn void end_isolated(struct proc *p, int sig, const siginfo_t *si)
+{
+	lwp_reason r = { .code = LWP_EXIT_FAULT };
+
+	if (sig == SIGABRT)
+		snprintf(r.text, sizeof(r.text), "SIGABRT (abort)");
+	else
+		snprintf(r.text, sizeof(r.text), "SIG%s at %p",
+			 sigabbrev_np(sig), si->si_addr);
+	proc_exit(p, &r, true);
+}
+
+static void say(const char *text)
+{
+	size_t len = strlen(text);
+
+	while (len) {
+		ssize_t n = write(STDERR_FILENO, text, len);
+		if (n <= 0)
+			return;
+		text += n;
+		len -= (size_t)n;
+	}
+}
+
+/* The report's first lines: when, what, and in whom. */
+static void report_head(int sig, const siginfo_t *si, const ucontext_t *uc,
+			struct proc *p, const struct sched *s)
+{
+	char line[512], when[64], name[LWP_NAME_MAX + 1];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	/* gmtime_r: localtime_r may take the time zone's lock. */
+	strftime(when, sizeof(when), "%d-%b-%Y::%H:%M:%S UTC",
+		 gmtime_r(&now, &tm));
+	snprintf(line, sizeof(line),
+		 "=CRASH REPORT==== %s ===\nlwp: SIG%s (address %p, pc %#lx) ",
+		 when, sigabbrev_np(sig), si->si_addr,
+		 (unsigned long)arch_uc_pc(uc));
+	say(line);
+	if (p) {
+		bool named = registry_name_peek(p, name);
+		snprintf(line, sizeof(line),
+			 "in process %s%s%s%s on scheduler %u\n",
+			 lwp_pid_str(atomic_load(&p->pid)).s,
+			 named ? " (registered as '" : "", named ? name : "",
+			 named ? "')" : "", s->id);
+	} else {
+		snprintf(line, sizeof(line),
+			 "in scheduler %u, outside any process\n", s->id);
+	}
+	say(line);
+}
+
+/* Print what a reader of the core dump needs first, then let the host's
+ * handler or the signal's default action end the program. */
+static void crash_report(int sig, const siginfo_t *si, const ucontext_t *uc,
+			 struct proc *p, const struct sched *s)
+{
+	void *frames[CRASH_FRAMES];
+	int n;
+
+	report_head(sig, si, uc, p, s);
+	say("backtrace:\n");
+	n = backtrace(frames, CRASH_FRAMES);
+	backtrace_symbols_fd(frames, n, STDERR_FILENO);
+	say("processes:\n");
+	(void)info_dump(STDERR_FILENO, CRASH_DUMP_MAX, true);
+	say("lwp: aborting\n");
+}
+
+static void on_fault(int sig, siginfo_t *si, void *ucv)
+{
+	static _Atomic bool crashing;
+	const ucontext_t *uc = ucv;
+	struct sched *s = sched_self();
+	struct proc *p = s ? s->current : NULL;
+
+	if (!s || !self_inflicted(sig, si))
+		return pass_on(sig, si, ucv); /* not a scheduler's fault */
+	if (p && (sig == SIGSEGV || sig == SIGBUS) && overflowed(p, si, uc)) {
 		static const lwp_reason overflow = {
 			.code = LWP_EXIT_STACK_OVERFLOW
 		};
 		proc_exit(p, &overflow, true);
 	}
-	pass_on(sig, si, uc);
+	if (p && isolatable(p, sig, uc))
+		end_isolated(p, sig, si);
+	/* One report: a second thread to crash waits for the first to end
+	 * the program. */
+	if (atomic_exchange(&crashing, true))
+		for (;;)
+			pause();
+	crash_report(sig, si, uc, p, s);
+	/* Whatever happens next (the host's handler aborts, the fault
+	 * recurs) is the host's business. */
+	fault_stop();
+	pass_on(sig, si, ucv);
 }
 
 int fault_start(void)
@@ -82,7 +204,12 @@ int fault_start(void)
 	struct sigaction sa;
 	long min = sysconf(_SC_MINSIGSTKSZ);
 
+	void *warm;
+
 	frame_max = min > 0 ? (size_t)min : MINSIGSTKSZ;
+	/* backtrace() loads the unwinder at its first call, which allocates:
+	 * do that now, not in a crash that may hold the allocator's lock. */
+	(void)backtrace(&warm, 1);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_fault;

@@ -48,12 +48,27 @@ struct settings {
 	uint32_t max;
 	int64_t slice;
 	int signo;
+	bool isolate;
 };
+
+/* lwp_config.isolate_faults, or LWP_ISOLATE_FAULTS=1; as with LWP_PIN, a
+ * variable that is set must be 0 or 1. */
+static int isolate_setting(const lwp_config *cfg, bool *isolate)
+{
+	const char *s = getenv("LWP_ISOLATE_FAULTS");
+
+	if (s && strcmp(s, "0") && strcmp(s, "1"))
+		return LWP_EINVAL;
+	*isolate = (cfg && cfg->isolate_faults) || (s && *s == '1');
+	return 0;
+}
 
 static int check_config(const lwp_config *cfg, struct settings *set)
 {
 	int err = preempt_config(cfg, &set->slice, &set->signo);
 
+	if (!err)
+		err = isolate_setting(cfg, &set->isolate);
 	set->stack = LWP_STACK_DEFAULT;
 	set->max = LWP_MAX_PROCS_DEFAULT;
 	if (err || !cfg)
@@ -153,6 +168,7 @@ static int start(const lwp_config *cfg, bool until_empty)
 		return err;
 	rt.stack_size = set.stack;
 	rt.max_procs = set.max;
+	rt.isolate_faults = set.isolate;
 	rt.timeslice = set.slice == LWP_INFINITY ? TIMER_NEVER : set.slice;
 	rt.until_empty = until_empty;
 	stack_set_default(set.stack);

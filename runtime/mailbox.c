@@ -83,6 +83,11 @@ static struct msg_hdr *arrivals(uintptr_t word, lwp_pid self)
 	return fifo;
 }
 
+static void count_add(struct mailbox *mb, long n)
+{
+	store_relaxed(&mb->count, load_relaxed(&mb->count) + n);
+}
+
 struct msg_hdr *mailbox_drain_slow(struct mailbox *mb, lwp_pid self)
 {
 	uintptr_t word =
@@ -99,7 +104,7 @@ struct msg_hdr *mailbox_drain_slow(struct mailbox *mb, lwp_pid self)
 		else
 			mb->first = h;
 		mb->last = h;
-		mb->count++;
+		count_add(mb, 1);
 		if (!first)
 			first = h;
 	}
@@ -114,7 +119,7 @@ void mailbox_unlink(struct mailbox *mb, struct msg_hdr *prev, struct msg_hdr *h)
 		mb->first = h->next;
 	if (mb->last == h)
 		mb->last = prev;
-	mb->count--;
+	count_add(mb, -1);
 	h->next = NULL;
 }
 
@@ -137,7 +142,7 @@ void mailbox_clear(struct mailbox *mb)
 	}
 	free_list(mb->first);
 	mb->first = mb->last = NULL;
-	mb->count = 0;
+	store_relaxed(&mb->count, 0);
 }
 
 void mailbox_close(struct mailbox *mb)
@@ -156,14 +161,14 @@ void mailbox_close(struct mailbox *mb)
 	}
 	free_list(mb->first);
 	mb->first = mb->last = NULL;
-	mb->count = 0;
+	store_relaxed(&mb->count, 0);
 }
 
 void mailbox_open(struct mailbox *mb)
 {
 	atomic_store_explicit(&mb->inbox, 0, memory_order_relaxed);
 	mb->first = mb->last = NULL;
-	mb->count = 0;
+	store_relaxed(&mb->count, 0);
 }
 
 bool mailbox_block(struct mailbox *mb)

@@ -50,7 +50,9 @@ struct mailbox {
 	_Atomic uintptr_t inbox; /* written by senders: see above */
 	struct msg_hdr *first;	 /* save queue, owner only */
 	struct msg_hdr *last;
-	long count; /* messages in the save queue */
+	/* Messages in the save queue.  Written by the owner alone (relaxed
+	 * load and store, no locked add); lwp_process_info() reads it. */
+	_Atomic long count;
 };
 
 static inline struct msg_hdr *msg_hdr_of(const lwp_msg *m)

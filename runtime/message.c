@@ -278,7 +278,7 @@ long lwp_mailbox_size(void)
 	preempt_disable(p);
 	mailbox_drain(&p->mbox, p->pid);
 	failure_act(p);
-	n = (long)p->mbox.count;
+	n = load_relaxed(&p->mbox.count);
 	preempt_enable(p);
 	return n;
 }

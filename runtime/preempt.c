@@ -458,10 +458,19 @@ static bool async_possible(void)
 	       walk_objects(&alloc) == 0 && !alloc.in_program;
 }
 
+bool preempt_user_code(uintptr_t pc)
+{
+	return user_code(pc);
+}
+
 int preempt_start(int64_t slice, int signo)
 {
+	struct object_walk program = { .add = true };
 	struct sigaction sa;
 
+	/* The program's code is user code to fault isolation too, with or
+	 * without preemption signals. */
+	(void)walk_objects(&program);
 	sig.async = false;
 	if (slice == LWP_INFINITY || !async_possible())
 		return 0;

@@ -76,6 +76,10 @@ static inline void preempt_watch(void)
 		preempt_wake_watchdog();
 }
 
+/* Is pc in the program's own code, or a library given to
+ * lwp_preempt_allow()?  Not the runtime's, libc's or the allocator's. */
+bool preempt_user_code(uintptr_t pc);
+
 /* A deferred preemption, taken now that p is at a safe point. */
 void preempt_resched(struct proc *p);
 

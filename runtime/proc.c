@@ -309,12 +309,16 @@ static void init_proc(struct proc *p, void (*fn)(void *), void *arg, int home)
 {
 	p->fn = fn;
 	p->arg = arg;
-	p->after = AFTER_NONE;
-	p->home = home;
+	/* Runnable until it first runs (lwp_process_info). */
+	store_relaxed(&p->after, AFTER_YIELD);
+	store_relaxed(&p->switches, 0);
+	store_relaxed(&p->sched_id, UINT16_MAX); /* not run yet */
+	store_relaxed(&p->nlinks, 0);
+	store_relaxed(&p->nmonitors, 0);
+	p->home = (int16_t)home;
 	p->preempt_off = 1; /* until sched_enter: see preempt.h */
 	atomic_store_explicit(&p->resched, false, memory_order_relaxed);
 	p->timer.fire = sched_wait_expired;
-	p->saved_errno = 0;
 	p->last_error = 0;
 	mailbox_open(&p->mbox);
 	sched_fiber_create(p);

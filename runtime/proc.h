@@ -41,23 +41,29 @@ struct proc {
 	 * signal to die of.  Keeps the block at three lines. */
 	struct proc_fail *fail;
 	struct msg_hdr *exit_sig;
+	/* How many links and monitors (its own) it has, for
+	 * lwp_process_info(): stored by the owner as they change. */
+	_Atomic uint32_t nlinks, nmonitors;
 
-	/* Owner and scheduler only. */
+	/* Owner and scheduler only, but for the relaxed fields, which
+	 * lwp_process_info() reads from anywhere. */
 	cacheline_aligned arch_ctx ctx;
 	struct proc *next; /* run queue link */
-	enum proc_after after;
-	int home; /* the scheduler it is pinned to, or -1 */
+	void (*fn)(void *);
+	void *arg;
+	_Atomic uint64_t switches; /* times it switched out */
+	_Atomic uint8_t after;	   /* enum proc_after: AFTER_NONE runs */
+	_Atomic bool resched; /* a preemption was deferred: yield when able */
+	_Atomic bool trap_exits;
+	int16_t home;		   /* the scheduler it is pinned to, or -1 */
+	_Atomic uint16_t sched_id; /* the scheduler it runs or last ran on */
 	/* Not preemptible while > 0 (preempt.h); read by the preemption
 	 * handler on the thread the process runs on. */
 	int preempt_off;
-	_Atomic bool resched; /* a preemption was deferred: yield when able */
-	bool trap_exits;
-	int saved_errno;
 	int last_error;
 	uint32_t gen;
 	uint32_t index; /* in the table */
-	void (*fn)(void *);
-	void *arg;
+
 	struct stack stack;
 	struct timer timer;	       /* receive-after and sleep */
 	struct reg_name *_Atomic name; /* registered name, if any */

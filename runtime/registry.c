@@ -243,18 +243,31 @@ long lwp_registered(lwp_reg_entry *out, size_t cap)
 	return (long)n;
 }
 
-bool registry_name_of(struct proc *p, char *buf)
+static bool name_copy(struct proc *p, char *buf, bool wait)
 {
 	struct reg_name *e;
 
 	if (!atomic_load(&p->name))
 		return false;
-	pthread_mutex_lock(&reg.lock);
+	if (wait)
+		pthread_mutex_lock(&reg.lock);
+	else if (pthread_mutex_trylock(&reg.lock) != 0)
+		return false;
 	e = atomic_load(&p->name);
 	if (e)
 		memcpy(buf, e->name, sizeof(e->name));
 	pthread_mutex_unlock(&reg.lock);
 	return e != NULL;
+}
+
+bool registry_name_of(struct proc *p, char *buf)
+{
+	return name_copy(p, buf, true);
+}
+
+bool registry_name_peek(struct proc *p, char *buf)
+{
+	return name_copy(p, buf, false);
 }
 
 void registry_release(struct proc *p)

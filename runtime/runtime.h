@@ -31,6 +31,7 @@ struct runtime {
 	size_t stack_size;   /* default stack */
 	int64_t timeslice;   /* ns a process runs before preemption */
 	uint32_t max_procs;
+	bool isolate_faults; /* lwp_config.isolate_faults */
 	/* Calls from non-scheduler threads in flight: a line of its own, as
 	 * foreign senders write it on every call and every pick reads stop. */
 	cacheline_aligned _Atomic long foreign;

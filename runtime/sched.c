@@ -84,16 +84,14 @@ static always_inline void set_current(struct sched *s, struct proc *p)
 
 /* errno lives in TLS too, and glibc declares __errno_location() const, so
  * a compiler may reuse its result across a switch.  Each scheduler finds its
- * thread's errno once; a process saves and restores through the scheduler
- * it is on, re-read after every switch. */
-static void errno_save(struct sched *s, struct proc *p)
-{
-	p->saved_errno = *s->errno_loc;
-}
+ * thread's errno once; a process keeps its errno on its own stack across a
+ * switch (switch_to) and restores it through the scheduler it resumes on. */
 
-static void errno_restore(struct sched *s, struct proc *p)
+/* p runs (again) on s: what lwp_process_info() reports of it. */
+static always_inline void mark_running(struct sched *s, struct proc *p)
 {
-	*s->errno_loc = p->saved_errno;
+	store_relaxed(&p->after, AFTER_NONE);
+	store_relaxed(&p->sched_id, (uint16_t)s->id);
 }
 
 /* ---- sanitizer annotations ------------------------------------------- */
@@ -615,7 +613,7 @@ void sched_ready_new(struct sched *s, struct proc *p)
 /* finish_switch's rarer cases. */
 static noinline void finish_rare(struct sched *s, struct proc *prev)
 {
-	switch (prev->after) {
+	switch (load_relaxed(&prev->after)) {
 	case AFTER_EXPIRE:
 		/* Like Go's Gosched: older work that overflowed to the
 		 * global queue runs first.  Otherwise a process that spawns
@@ -646,9 +644,11 @@ static noinline void fire_due_timers(struct sched *s)
 /* What the process that switched out asked for. */
 static always_inline void finish_prev(struct sched *s, struct proc *prev)
 {
-	if (prev->after == AFTER_YIELD)
+	uint8_t after = load_relaxed(&prev->after);
+
+	if (after == AFTER_YIELD)
 		requeue(s, prev);
-	else if (prev->after == AFTER_BLOCK) {
+	else if (after == AFTER_BLOCK) {
 		if (!mailbox_block(&prev->mbox))
 			requeue(s, prev);
 	} else {
@@ -671,16 +671,20 @@ static always_inline void finish_switch(struct sched *s, struct proc *prev)
 static always_inline void switch_to(struct sched *s, struct proc *p,
 				    struct proc *next, enum proc_after after)
 {
-	p->after = after;
+	int saved_errno = *s->errno_loc;
+
+	store_relaxed(&p->after, after);
+	/* Only its scheduler writes the count: no locked add needed. */
+	store_relaxed(&p->switches, load_relaxed(&p->switches) + 1);
 	set_current(s, next);
 	store_relaxed(&p->resched, false); /* it gives way now */
-	errno_save(s, p);
 	struct proc *prev =
 		ctx_switch(s, &p->ctx, next, p, after == AFTER_EXIT);
 	/* Possibly another thread now; whoever resumed us set current. */
 	s = sched_self();
+	mark_running(s, p);
 	finish_switch(s, prev);
-	errno_restore(s, p);
+	*s->errno_loc = saved_errno;
 }
 
 static void switch_out(struct sched *s, struct proc *p, enum proc_after after)
@@ -697,6 +701,7 @@ void sched_enter(void *prev)
 #endif
 	finish_switch(s, prev);
 	struct proc *p = s->current;
+	mark_running(s, p);
 	errno = 0;
 	preempt_enable(p); /* raised at spawn: see preempt.h */
 	p->fn(p->arg);
