@@ -588,6 +588,8 @@ def plot_scaling(res, impl_names):
     data, panels = [], []
     for k, (wl, fig, unit) in enumerate(firsts):
         series = []
+        signed = any(f["min"] < 0 for f in res["figures"]
+                     if f["figure"] == fig)  # cost-*: % either way
         for name in impl_names:
             pts = sorted((f["sched"], f["median"], f["min"], f["max"])
                          for f in res["figures"]
@@ -600,14 +602,16 @@ def plot_scaling(res, impl_names):
             series.append("%s using 1:2:3:4 with yerrorlines lw 2 pt 7 "
                           "lc rgb %s title %s" % (block, gp_str(COLORS.get(
                               name, "black")), gp_str(name)))
-        panels.append("set title %s\nset ylabel %s\nplot %s"
-                      % (gp_str(fig), gp_str(unit), ", ".join(series)))
+        panels.append("set title %s\nset ylabel %s\nset yrange [%s:*]\n"
+                      "plot %s" % (gp_str(fig), gp_str(unit),
+                                   "*" if signed else "0",
+                                   ", ".join(series)))
     ncol = 4
     nrow = (len(panels) + ncol - 1) // ncol
     scheds = sorted({f["sched"] for f in res["figures"]})
     body = ("set multiplot layout %d,%d title %s\n"
             "set xlabel 'schedulers'\nset xtics (%s)\nset key top left opaque\n"
-            "set grid\nset xrange [%g:%g]\nset yrange [0:*]\n%s\n"
+            "set grid\nset xrange [%g:%g]\n%s\n"
             "unset multiplot\n"
             % (nrow, ncol, gp_str("scaling by scheduler count (median, "
                                   "min-max bars)"),
@@ -820,6 +824,8 @@ def parse_args(argv):
                     help="the release build directory")
     ap.add_argument("-l", "--list", action="store_true",
                     help="list the workloads and exit")
+    ap.add_argument("--plot", metavar="RESULT.json",
+                    help="only (re)draw the plots of a result file")
     opts = ap.parse_args(argv)
     try:
         opts.scheds = [int(s) for s in opts.schedulers.split(",")]
@@ -833,8 +839,21 @@ def parse_args(argv):
     return opts
 
 
+def replot(path):
+    """The plots of an existing result file, beside it."""
+    with open(path) as f:
+        res = json.load(f)
+    names = ["lwp"] + res["options"]["peers"]
+    files = write_plots(res, path[:-len(".json")], names, Progress())
+    for p in files:
+        print("plot     %s" % os.path.relpath(p))
+    return 0 if files else 1
+
+
 def main(argv):
     opts = parse_args(argv)
+    if opts.plot:
+        return replot(opts.plot)
     exe = os.path.join(opts.build, "perf", "lwp-bench")
     if not os.access(exe, os.X_OK):
         sys.exit("bench: %s not built (./run bench builds it)" % exe)
