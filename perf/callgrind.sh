@@ -1,9 +1,10 @@
 #!/bin/sh
 # callgrind.sh - instructions per operation of lwp-bench's timed regions.
 #
-# usage: perf/callgrind.sh [-B BUILDDIR] [-n SCALE] [-t TOP] [BENCH...]
+# usage: perf/callgrind.sh [-B BUILDDIR] [-n SCALE] [-s LIST] [-t TOP] [BENCH...]
 #   BUILDDIR  default build-release
 #   SCALE     default 0.01 (1/100 of the work)
+#   LIST      scheduler counts, as lwp-bench -s (default: lwp-bench's, 1,2)
 #   TOP       also list the TOP functions by their own (self) Ir per op
 #   BENCH     default: switch ring pingpong spawn-exit spawn
 #
@@ -19,11 +20,13 @@ set -eu
 
 build="build-release"
 scale=0.01
+scheds=
 top=0
-while getopts B:n:t: opt; do
+while getopts B:n:s:t: opt; do
 	case $opt in
 	B) build=$OPTARG ;;
 	n) scale=$OPTARG ;;
+	s) scheds=$OPTARG ;;
 	t) top=$OPTARG ;;
 	*) exit 2 ;;
 	esac
@@ -72,7 +75,7 @@ summarise()
 for b in "$@"; do
 	rm -f "$out/callgrind.out.$b".*
 	valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.out.$b" \
-		"$bench" -b "$b" -n "$scale" -r 1 >/dev/null 2>"$out/$b.log" ||
+		"$bench" -b "$b" -n "$scale" -r 1 ${scheds:+-s "$scheds"} >/dev/null 2>"$out/$b.log" ||
 		{ echo "callgrind.sh: $b failed, see $out/$b.log" >&2; exit 1; }
 	for f in "$out/callgrind.out.$b".*; do
 		summarise "$f" | {

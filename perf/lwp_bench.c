@@ -35,6 +35,8 @@
 #define MAX_REPS    1000
 #define MAX_BENCHES 32
 #define MAX_SCHEDS  8 /* scheduler counts in -s */
+/* Latency samples a repetition reports for its distribution (--child). */
+#define MAX_LAT 1000
 
 /* Room in the process table beyond the processes a benchmark counts (the
  * first process, a timer process, ...). */
@@ -56,6 +58,7 @@ enum {
 	TAG_SPAWNED,
 	TAG_GO,
 	TAG_DATA,
+	TAG_WANTED,
 };
 
 /* One figure a benchmark reports. */
@@ -76,6 +79,11 @@ struct rep {
 	long ops;	       /* operations in the timed region */
 	double v[MAX_METRICS]; /* one per metric */
 	const char *note;      /* why, with BENCH_SKIP */
+	/* A latency distribution of figure lat_metric (in its unit), for the
+	 * driver's plots: nlat samples, 0 when the benchmark has none. */
+	int lat_metric;
+	long nlat;
+	double lat[MAX_LAT];
 };
 
 struct bench {
@@ -516,6 +524,7 @@ static int bench_ring100k(struct rep *r)
 struct pp {
 	const char *name;
 	long n;
+	struct rep *r;		   /* for the latency samples */
 	unsigned ping_on, pong_on; /* the schedulers they are pinned on */
 	int pong_id;		   /* lwp_scheduler_id() seen by pong */
 	bool skipped;
@@ -562,6 +571,30 @@ static bool pp_round(lwp_pid peer, long i)
 	return m != NULL;
 }
 
+/* The timed round trips, in batches of n / MAX_LAT: each batch's time per
+ * round trip is one latency sample (reading the clock at every round trip
+ * would add a good part of what it measures). */
+static bool pp_rounds(struct pp *s, lwp_pid peer)
+{
+	long batch = s->n / MAX_LAT > 0 ? s->n / MAX_LAT : 1;
+	int64_t t = s->t0;
+
+	for (long i = 0; i < s->n;) {
+		long first = i, end = i + batch < s->n ? i + batch : s->n;
+		int64_t now;
+
+		for (; i < end; i++)
+			if (!pp_round(peer, i))
+				return false;
+		now = lwp_now();
+		if (s->r->nlat < MAX_LAT)
+			s->r->lat[s->r->nlat++] =
+				(double)(now - t) / (double)(end - first);
+		t = now;
+	}
+	return true;
+}
+
 /* The figure means what its name says only if the pair ran where it was
  * pinned: a runtime that ignores LWP_ON_SCHEDULER fails loudly here. */
 static int pp_placed(const struct pp *s)
@@ -593,11 +626,10 @@ static void pp_ping(void *arg)
 		return;
 	}
 	s->t0 = region_begin();
-	for (long i = 0; i < s->n; i++)
-		if (!pp_round(peer, i)) {
-			fail(&s->err, LWP_ENOPROC);
-			return;
-		}
+	if (!pp_rounds(s, peer)) {
+		fail(&s->err, LWP_ENOPROC);
+		return;
+	}
 	s->t1 = region_end(s->name, s->n);
 	lwp_send(peer, TAG_STOP, NULL, 0);
 }
@@ -618,7 +650,7 @@ static void pp_main(void *arg)
 
 static int pp_run(struct rep *r, const char *name, unsigned pong_on)
 {
-	struct pp s = { .name = name, .n = scaled(r->scale, 1000000) };
+	struct pp s = { .name = name, .n = scaled(r->scale, 1000000), .r = r };
 	int err;
 
 	s.pong_on = pong_on;
@@ -715,6 +747,16 @@ static double quantile(double *v, long n, double q)
 	return v[i];
 }
 
+/* The round trips' distribution, in us: up to MAX_LAT evenly spaced
+ * order statistics of the sorted rtt[0..n). */
+static void fair_lat(struct rep *r, const double *rtt, long n)
+{
+	r->nlat = n < MAX_LAT ? n : MAX_LAT;
+	for (long k = 0; k < r->nlat; k++)
+		r->lat[k] = rtt[k * n / r->nlat] / 1e3;
+	r->lat_metric = 0; /* fair-rtt-p50's unit */
+}
+
 static int bench_fairness(struct rep *r)
 {
 	struct fair f = { .n = scaled(r->scale, 1000) };
@@ -731,6 +773,7 @@ static int bench_fairness(struct rep *r)
 		r->v[1] = quantile(f.rtt, f.n, 0.99) / 1e3;
 		r->v[2] = quantile(f.slept, f.n, 0.50) / 1e6;
 		r->v[3] = quantile(f.slept, f.n, 0.99) / 1e6;
+		fair_lat(r, f.rtt, f.n); /* sorted by quantile() */
 	}
 	free(f.rtt);
 	free(f.slept);
@@ -1044,6 +1087,328 @@ static int bench_fanin(struct rep *r)
 	return 0;
 }
 
+/* ---- selective: the wanted message behind 10,000 others ------------------
+ *
+ * Each round the process sends itself 10,000 "noise" messages and then the
+ * one it wants (untimed), and times lwp_receive_tag() of the wanted one,
+ * which scans the whole mailbox; then it drains the noise (untimed), which
+ * must still be there in the order sent.
+ */
+
+#define SELECTIVE_NOISE 10000
+
+/* Drain the noise, which must be 0 .. SELECTIVE_NOISE - 1, in order. */
+static int sel_drain(long round)
+{
+	long want = 0;
+	lwp_msg *m;
+
+	while ((m = lwp_receive(NULL, NULL, 0))) {
+		long v = -1;
+
+		if (m->tag == TAG_DATA && m->size == sizeof(v))
+			memcpy(&v, m->data, sizeof(v));
+		lwp_msg_free(m);
+		if (v != want) {
+			fprintf(stderr,
+				"lwp-bench: selective: WRONG ORDER: round %ld: "
+				"noise %ld, want %ld\n",
+				round, v, want);
+			return BENCH_EWRONG;
+		}
+		want++;
+	}
+	if (want == SELECTIVE_NOISE)
+		return 0;
+	fprintf(stderr,
+		"lwp-bench: selective: WRONG COUNT: round %ld: %ld left, want "
+		"%d\n",
+		round, want, SELECTIVE_NOISE);
+	return BENCH_EWRONG;
+}
+
+/* One round; the receive's time is added to *ns. */
+static int sel_round(long round, int64_t *ns)
+{
+	lwp_pid self = lwp_self();
+	long got = -1;
+	int64_t t0;
+	lwp_msg *m;
+	int err = 0;
+
+	for (long i = 0; i < SELECTIVE_NOISE && !err; i++)
+		err = lwp_send(self, TAG_DATA, &i, sizeof(i));
+	if (!err)
+		err = lwp_send(self, TAG_WANTED, &round, sizeof(round));
+	if (err)
+		return err;
+	t0 = lwp_now();
+	m = lwp_receive_tag(TAG_WANTED, LWP_INFINITY);
+	*ns += lwp_now() - t0;
+	if (!m)
+		return lwp_last_error();
+	if (m->size == sizeof(got))
+		memcpy(&got, m->data, sizeof(got));
+	lwp_msg_free(m);
+	if (got != round) {
+		fprintf(stderr,
+			"lwp-bench: selective: WRONG MESSAGE %ld, want %ld\n",
+			got, round);
+		return BENCH_EWRONG;
+	}
+	return sel_drain(round);
+}
+
+struct sel {
+	long rounds;
+	int64_t ns;
+	atomic_int err;
+};
+
+static void sel_main(void *arg)
+{
+	struct sel *s = arg;
+	int err = 0;
+
+	for (long r = 0; r < s->rounds && !err; r++)
+		err = sel_round(r, &s->ns);
+	if (err)
+		fail(&s->err, err);
+}
+
+static int bench_selective(struct rep *r)
+{
+	struct sel s = { .rounds = scaled(r->scale, 100) };
+	int err = outcome(run_lwp(r, sel_main, &s, 1, 0), &s.err);
+
+	if (err)
+		return err;
+	r->ops = s.rounds;
+	r->v[0] = (double)s.ns / (double)s.rounds;
+	return 0;
+}
+
+/* ---- timers: 100,000 receives with a timeout at once ---------------------
+ *
+ * Each process, once told to go, waits in lwp_receive() with a 10 ms
+ * timeout for a message that never comes and reports how late after its
+ * deadline (go + 10 ms) it ran again.  timer-cost is the time from the
+ * first go to the last report, less the 10 ms, per timer.
+ */
+
+#define TIMER_WAIT_NS 10000000
+
+struct tmr {
+	long n;
+	lwp_pid main;
+	lwp_pid *pids;
+	double *late; /* ns, one per process */
+	atomic_long ready;
+	atomic_int err;
+	int64_t t0, t1;
+};
+
+static struct tmr tm;
+
+static void tm_proc(void *arg)
+{
+	int64_t deadline, late;
+	lwp_msg *m;
+	int err;
+
+	(void)arg;
+	atomic_fetch_add(&tm.ready, 1);
+	lwp_msg_free(lwp_receive(NULL, NULL, LWP_INFINITY)); /* go */
+	deadline = lwp_now() + TIMER_WAIT_NS;
+	m = lwp_receive(NULL, NULL, TIMER_WAIT_NS);
+	late = lwp_now() - deadline;
+	if (m || lwp_last_error() != LWP_ETIMEDOUT) {
+		fprintf(stderr, "lwp-bench: timers: WRONG: receive %s\n",
+			m ? "got a message" : lwp_strerror(lwp_last_error()));
+		lwp_msg_free(m);
+		fail(&tm.err, BENCH_EWRONG);
+		return;
+	}
+	err = lwp_send(tm.main, TAG_DATA, &late, sizeof(late));
+	if (err)
+		fail(&tm.err, err);
+}
+
+/* Collect the n reports; a timeout may not fire before its deadline. */
+static int tm_collect(void)
+{
+	for (long i = 0; i < tm.n; i++) {
+		lwp_msg *m = lwp_receive(NULL, NULL, LWP_INFINITY);
+		int64_t late;
+
+		if (!m)
+			return lwp_last_error();
+		memcpy(&late, m->data, sizeof(late));
+		lwp_msg_free(m);
+		if (late < 0) {
+			fprintf(stderr,
+				"lwp-bench: timers: WRONG TIMEOUT: fired "
+				"%" PRId64 " ns early\n",
+				-late);
+			return BENCH_EWRONG;
+		}
+		tm.late[i] = (double)late;
+	}
+	return 0;
+}
+
+static void tm_main(void *arg)
+{
+	int err = 0;
+
+	(void)arg;
+	tm.main = lwp_self();
+	for (long i = 0; i < tm.n && !err; i++) {
+		tm.pids[i] = lwp_spawn(tm_proc, NULL);
+		err = tm.pids[i] < 0 ? (int)tm.pids[i] : 0;
+	}
+	if (!err)
+		yield_until(&tm.ready, tm.n);
+	tm.t0 = lwp_now();
+	for (long i = 0; i < tm.n && !err; i++)
+		err = lwp_send(tm.pids[i], TAG_GO, NULL, 0);
+	if (!err)
+		err = tm_collect();
+	tm.t1 = lwp_now();
+	if (err)
+		fail(&tm.err, err);
+}
+
+static int bench_timers(struct rep *r)
+{
+	int err = LWP_ENOMEM;
+
+	memset(&tm, 0, sizeof(tm));
+	tm.n = scaled(r->scale, 100000);
+	tm.pids = calloc((size_t)tm.n, sizeof(*tm.pids));
+	tm.late = calloc((size_t)tm.n, sizeof(*tm.late));
+	if (tm.pids && tm.late)
+		err = outcome(run_lwp(r, tm_main, NULL, tm.n, 0), &tm.err);
+	if (!err) {
+		r->ops = tm.n;
+		r->v[0] = quantile(tm.late, tm.n, 0.50) / 1e3;
+		r->v[1] = quantile(tm.late, tm.n, 0.99) / 1e3;
+		r->v[2] = per_op(tm.t0 + TIMER_WAIT_NS, tm.t1, tm.n);
+	}
+	free(tm.pids);
+	free(tm.late);
+	return err;
+}
+
+/* ---- link-chain: an abnormal exit down a chain of 100,000 links ----------
+ *
+ * The root traps exits and spawn_links the first process; each spawn_links
+ * the next and waits; the last ends with reason LC_REASON, and the exit
+ * signal ends each process in turn, back to the root, which gets it as an
+ * EXIT message.  link-chain: from the first spawn to that message, per
+ * process; link-chain-prop: from the last process's exit to it.
+ */
+
+#define LC_REASON 42
+
+struct lc {
+	long n;
+	atomic_long started;
+	atomic_int reports; /* error reports: only the last one's */
+	atomic_int err;
+	int64_t t0, exited, t1;
+};
+
+static struct lc lc;
+
+static void lc_node(void *arg)
+{
+	long depth = (long)(intptr_t)arg;
+	lwp_pid next;
+
+	atomic_fetch_add_explicit(&lc.started, 1, memory_order_relaxed);
+	if (depth == lc.n) {
+		lc.exited = lwp_now();
+		lwp_exit(LC_REASON);
+	}
+	next = lwp_spawn_link(lc_node, (void *)(intptr_t)(depth + 1));
+	if (next < 0) {
+		fail(&lc.err, (int)next);
+		return;
+	}
+	for (;;) /* until the exit signal ends us */
+		lwp_msg_free(lwp_receive(NULL, NULL, LWP_INFINITY));
+}
+
+/* The one abnormal exit is expected: count it instead of printing it. */
+static void lc_report(lwp_pid pid, const char *name, const lwp_reason *reason,
+		      void *ctx)
+{
+	(void)pid;
+	(void)name;
+	(void)reason;
+	(void)ctx;
+	atomic_fetch_add(&lc.reports, 1);
+}
+
+/* The EXIT came from the first process, with the last one's reason, after
+ * all n processes ran and exactly one exit was reported. */
+static int lc_verify(const lwp_msg *m, lwp_pid first)
+{
+	const lwp_exit_info *x = m ? lwp_exit_info_of(m) : NULL;
+
+	if (x && x->pid == first && x->reason.code == LC_REASON &&
+	    atomic_load(&lc.started) == lc.n && atomic_load(&lc.reports) == 1)
+		return 0;
+	fprintf(stderr,
+		"lwp-bench: link-chain: WRONG: exit reason %d from %s (want "
+		"%d from the first), %ld of %ld processes ran, %d reports\n",
+		x ? x->reason.code : 0, x && x->pid == first ? "it" : "another",
+		LC_REASON, atomic_load(&lc.started), lc.n,
+		atomic_load(&lc.reports));
+	return BENCH_EWRONG;
+}
+
+static void lc_main(void *arg)
+{
+	lwp_pid first;
+	lwp_msg *m;
+	int err;
+
+	(void)arg;
+	lwp_trap_exits(true);
+	lc.t0 = region_begin();
+	first = lwp_spawn_link(lc_node, (void *)(intptr_t)1);
+	if (first < 0) {
+		fail(&lc.err, (int)first);
+		return;
+	}
+	m = lwp_receive_tag(LWP_TAG_EXIT, LWP_INFINITY);
+	lc.t1 = region_end("link-chain", lc.n);
+	err = lc_verify(m, first);
+	lwp_msg_free(m);
+	if (err)
+		fail(&lc.err, err);
+}
+
+static int bench_link_chain(struct rep *r)
+{
+	int err;
+
+	memset(&lc, 0, sizeof(lc));
+	lc.n = scaled(r->scale, 100000);
+	lwp_set_report_fn(lc_report, NULL);
+	/* All n alive at once: small stacks. */
+	err = outcome(run_lwp(r, lc_main, NULL, lc.n, LWP_STACK_MIN), &lc.err);
+	lwp_set_report_fn(NULL, NULL);
+	if (err)
+		return err;
+	r->ops = lc.n;
+	r->v[0] = per_op(lc.t0, lc.t1, lc.n);
+	r->v[1] = per_op(lc.exited, lc.t1, lc.n);
+	return 0;
+}
+
 /* ---- idle-rss: memory of processes blocked in receive -------------------- */
 
 struct idle {
@@ -1208,6 +1573,30 @@ static const struct bench benches[] = {
 		       { .name = "cost-pingpong",
 			 .unit = "% on/off",
 			 .target = 3 } },
+	},
+	{
+		.name = "selective",
+		.what = "receive the one wanted message behind 10,000 others, "
+			"100 rounds",
+		.fn = bench_selective,
+		.m = { { .name = "selective", .unit = "ns/receive" } },
+	},
+	{
+		.name = "timers",
+		.what = "100,000 processes in receive with a 10 ms timeout at "
+			"once",
+		.fn = bench_timers,
+		.m = { { .name = "timer-late-p50", .unit = "us" },
+		       { .name = "timer-late-p99", .unit = "us" },
+		       { .name = "timer-cost", .unit = "ns/timer" } },
+	},
+	{
+		.name = "link-chain",
+		.what = "an abnormal exit down a chain of 100,000 linked "
+			"processes",
+		.fn = bench_link_chain,
+		.m = { { .name = "link-chain", .unit = "ns/process" },
+		       { .name = "link-chain-prop", .unit = "ns/process" } },
 	},
 	{
 		.name = "idle-rss",
@@ -1473,52 +1862,101 @@ static const char *bench_strerror(int err)
 
 /* ---- running a repetition in a fresh process ------------------------------ */
 
-/* The child side: run one repetition, print "ops ran v0 v1 ...". */
+/* The child side (--child): run one repetition and print its figures in
+ * the protocol the peers speak (perf/peers/README.md), one line each:
+ *
+ *     RESULT <figure> <value> <unit> <ops>
+ *
+ * then "SCHEDULERS <count the runtime started>" and, when the benchmark
+ * has a latency distribution, "SAMPLES <figure> <unit> <value>...".  A
+ * skip prints "SKIP <why>" and exits 0, as the peers do. */
+static void print_rep(const struct bench *b, const struct rep *r)
+{
+	for (int k = 0; k < MAX_METRICS && b->m[k].name; k++)
+		printf("RESULT %s %.17g %s %ld\n", b->m[k].name, r->v[k],
+		       b->m[k].unit, r->ops);
+	printf("SCHEDULERS %u\n", r->ran);
+	if (r->nlat > 0) {
+		printf("SAMPLES %s %s", b->m[r->lat_metric].name,
+		       b->m[r->lat_metric].unit);
+		for (long i = 0; i < r->nlat; i++)
+			printf(" %.6g", r->lat[i]);
+		printf("\n");
+	}
+}
+
 static int child_main(const char *name, double scale, unsigned scheds)
 {
 	for (size_t i = 0; i < NBENCHES; i++) {
-		struct rep r = { .scale = scale, .scheds = scheds };
+		static struct rep r;
 		int err;
 
 		if (strcmp(benches[i].name, name) != 0)
 			continue;
+		r = (struct rep){ .scale = scale, .scheds = scheds };
 		err = benches[i].fn(&r);
+		if (err == BENCH_SKIP) {
+			printf("SKIP %s\n", r.note);
+			return 0;
+		}
 		if (err) {
 			fprintf(stderr, "lwp-bench: %s: %s\n", name,
-				err == BENCH_SKIP ? r.note :
-						    bench_strerror(err));
+				bench_strerror(err));
 			return 1;
 		}
-		printf("%ld %u", r.ops, r.ran);
-		for (int k = 0; k < MAX_METRICS; k++)
-			printf(" %.17g", r.v[k]);
-		printf("\n");
+		print_rep(&benches[i], &r);
 		return 0;
 	}
 	fprintf(stderr, "lwp-bench: no benchmark %s\n", name);
 	return 2;
 }
 
-/* Read what the child printed into line (NUL-terminated). */
-static void read_all(int fd, char *line, size_t cap)
+/* Read what the child printed into out (NUL-terminated). */
+static void read_all(int fd, char *out, size_t cap)
 {
 	size_t len = 0;
 	ssize_t got;
 
 	while (len < cap - 1 &&
-	       (got = read(fd, line + len, cap - 1 - len)) != 0) {
+	       (got = read(fd, out + len, cap - 1 - len)) != 0) {
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0)
 			break;
 		len += (size_t)got;
 	}
-	line[len] = 0;
+	out[len] = 0;
+}
+
+/* Parse the child's RESULT and SCHEDULERS lines (see print_rep) into r;
+ * false if a figure of b is missing. */
+static bool parse_rep(const struct bench *b, char *out, struct rep *r)
+{
+	int found = 0, want = 0;
+
+	while (want < MAX_METRICS && b->m[want].name)
+		want++;
+	for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+		char fig[64];
+		double v;
+
+		if (sscanf(line, "SCHEDULERS %u", &r->ran) == 1)
+			continue;
+		if (sscanf(line, "RESULT %63s %lf", fig, &v) != 2)
+			continue;
+		for (int k = 0; k < want; k++)
+			if (!strcmp(fig, b->m[k].name)) {
+				r->v[k] = v;
+				r->ops = strtol(strrchr(line, ' '), NULL, 10);
+				found++;
+			}
+	}
+	return found == want;
 }
 
 static int run_fresh(const struct bench *b, struct rep *r)
 {
-	char scale[64], scheds[16], slice[32], line[512], *end;
+	char scale[64], scheds[16], slice[32], out[MAX_METRICS * 128 + 64];
 	char *argv[] = { "lwp-bench", "--child", (char *)b->name, "-n",
 			 scale,	      "-s",	 scheds,	  "-t",
 			 slice,	      NULL };
@@ -1548,16 +1986,13 @@ static int run_fresh(const struct bench *b, struct rep *r)
 		_exit(127);
 	}
 	close(fd[1]);
-	read_all(fd[0], line, sizeof(line));
+	read_all(fd[0], out, sizeof(out));
 	close(fd[0]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+	    !parse_rep(b, out, r))
 		return LWP_ESYS;
-	r->ops = strtol(line, &end, 10);
-	r->ran = (unsigned)strtoul(end, &end, 10);
-	for (int k = 0; k < MAX_METRICS; k++)
-		r->v[k] = strtod(end, &end);
 	return 0;
 }
 
@@ -1577,7 +2012,29 @@ static void usage(FILE *f)
 		"  -t NS        the runtime's timeslice in ns (default: lwp's); "
 		"off: no preemption\n"
 		"  --json FILE  also write the results to FILE\n"
-		"  -l           list the benchmarks\n");
+		"  -l           list the benchmarks\n"
+		"  --figures    list the benchmarks and figures for a driver\n"
+		"  --child NAME run one repetition of NAME with the first "
+		"count of -s and\n"
+		"               print its figures as RESULT lines (the "
+		"driver's protocol)\n");
+}
+
+/* For perf/bench.py: "BENCH <name> <once> <what>" for each benchmark, then
+ * "FIGURE <bench> <figure> <target> <at_least> <target_sched> <unit>" for
+ * each of its figures (target 0: none; the unit last, as it may have a
+ * space). */
+static void list_figures(void)
+{
+	for (size_t i = 0; i < NBENCHES; i++) {
+		const struct bench *b = &benches[i];
+
+		printf("BENCH %s %d %s\n", b->name, b->once, b->what);
+		for (int k = 0; k < MAX_METRICS && b->m[k].name; k++)
+			printf("FIGURE %s %s %g %d %u %s\n", b->name,
+			       b->m[k].name, b->m[k].target, b->m[k].at_least,
+			       b->m[k].target_sched, b->m[k].unit);
+	}
 }
 
 /* "1,2" into o->scheds; false if it is not a list of counts. */
@@ -1644,6 +2101,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			for (size_t j = 0; j < NBENCHES; j++)
 				printf("%-10s %s\n", benches[j].name,
 				       benches[j].what);
+			return 0;
+		} else if (!strcmp(a, "--figures")) {
+			list_figures();
 			return 0;
 		} else if (!v) {
 			usage(stderr);

@@ -34,7 +34,8 @@ PACKAGES=(
 	clang libclang-rt-14-dev clang-format
 	valgrind linux-perf systemtap-sdt-dev
 	gcc-aarch64-linux-gnu qemu-user-static binfmt-support
-	erlang-base golang-go # perf peers for ./run bench
+	erlang-base golang-go      # perf peers for ./run bench
+	python3 gnuplot-nox        # the ./run bench driver, its plots
 )
 
 # Other jobs may hold the dpkg lock: wait for it instead of failing.

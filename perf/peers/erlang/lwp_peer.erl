@@ -9,6 +9,10 @@
 %%
 %%     RESULT <figure> <value> <unit> <ops>
 %%
+%% followed, for the workloads that measure a latency distribution, by
+%%
+%%     SAMPLES <figure> <unit> <value>...
+%%
 %% and everything else goes to stderr.  A failed self-check exits with 1.
 
 -module(lwp_peer).
@@ -20,6 +24,8 @@
 -define(FAIR_HOGS, 4).
 -define(SELECTIVE_NOISE, 10000).
 -define(TIMER_WAIT_MS, 10).
+-define(MAX_LAT, 1000). % the most latency samples a workload reports
+-define(LC_REASON, chain_end).
 
 workloads() ->
     [{"switch", fun bench_switch/1},
@@ -34,6 +40,7 @@ workloads() ->
      {"fairness", fun bench_fairness/1},
      {"selective", fun bench_selective/1},
      {"timers", fun bench_timers/1},
+     {"link-chain", fun bench_link_chain/1},
      {"idle-rss", fun bench_idle/1}].
 
 %% ---- helpers --------------------------------------------------------------
@@ -200,15 +207,27 @@ round_trips(Pong, I, N) ->
     round_trip(Pong, I),
     round_trips(Pong, I + 1, N).
 
+%% Round trips I .. N - 1 in batches of Batch, each batch's time per round
+%% trip one latency sample (reading the clock at every round trip would add
+%% a good part of what it measures).  The samples, newest first.
+batches(_Pong, N, N, _Batch, _T, Lat) ->
+    Lat;
+batches(Pong, I, N, Batch, T, Lat) ->
+    End = min(I + Batch, N),
+    round_trips(Pong, I, End),
+    Now = now_ns(),
+    batches(Pong, End, N, Batch, Now, [(Now - T) / (End - I) | Lat]).
+
 bench_pingpong(C, Name) ->
     N = scaled(C, 1000000),
     Pong = spawn(fun pong/0),
     round_trip(Pong, -1), % pong is running
     T0 = now_ns(),
-    round_trips(Pong, 0, N),
+    Lat = batches(Pong, 0, N, max(1, N div ?MAX_LAT), T0, []),
     T1 = now_ns(),
     Pong ! stop,
-    [{Name, per_op(T1 - T0, N), "ns/round-trip", N}].
+    [{Name, per_op(T1 - T0, N), "ns/round-trip", N},
+     {samples, Name, "ns/round-trip", lists:sublist(lists:reverse(Lat), ?MAX_LAT)}].
 
 %% Processes cannot be pinned: with 2 or more schedulers this is pingpong's
 %% code, and the schedulers decide where the two run.
@@ -356,7 +375,16 @@ bench_fairness(C) ->
     [{"fair-rtt-p50", quantile(Rtt, 0.50) / 1.0e3, "us", N},
      {"fair-rtt-p99", quantile(Rtt, 0.99) / 1.0e3, "us", N},
      {"fair-sleep-p50", quantile(Slept, 0.50) / 1.0e6, "ms", N},
-     {"fair-sleep-p99", quantile(Slept, 0.99) / 1.0e6, "ms", N}].
+     {"fair-sleep-p99", quantile(Slept, 0.99) / 1.0e6, "ms", N},
+     {samples, "fair-rtt-p50", "us", spread(lists:sort(Rtt), 1.0e3)}].
+
+%% Up to ?MAX_LAT evenly spaced order statistics of the sorted list, each
+%% divided by Div.
+spread(Sorted, Div) ->
+    N = length(Sorted),
+    K = min(N, ?MAX_LAT),
+    T = list_to_tuple(Sorted),
+    [element(I * N div K + 1, T) / Div || I <- lists:seq(0, K - 1)].
 
 %% ---- selective: picking one message out of a long mailbox -----------------
 
@@ -434,6 +462,31 @@ bench_timers(C) ->
     [{"timer-late-p50", quantile(Lates, 0.50) / 1.0e3, "us", N},
      {"timer-late-p99", quantile(Lates, 0.99) / 1.0e3, "us", N},
      {"timer-cost", per_op(T1 - T0 - Wait, N), "ns/timer", N}].
+
+%% ---- link-chain: an abnormal exit down a chain of linked processes -------
+
+%% Each process spawn_links the next and waits; the last tells Root when it
+%% exits, and exits abnormally: the exit signal ends each one in turn.
+chain(Root, N, N) ->
+    Root ! {exited, now_ns()},
+    exit(?LC_REASON);
+chain(Root, Depth, N) ->
+    spawn_link(fun() -> chain(Root, Depth + 1, N) end),
+    receive after infinity -> ok end.
+
+bench_link_chain(C) ->
+    N = scaled(C, 100000),
+    process_flag(trap_exit, true),
+    Root = self(),
+    T0 = now_ns(),
+    First = spawn_link(fun() -> chain(Root, 1, N) end),
+    Reason = receive {'EXIT', First, R} -> R end,
+    T1 = now_ns(),
+    Reason =:= ?LC_REASON orelse
+        wrong("WRONG: exit reason ~p, want ~p", [Reason, ?LC_REASON]),
+    Exited = receive {exited, T} -> T end,
+    [{"link-chain", per_op(T1 - T0, N), "ns/process", N},
+     {"link-chain-prop", per_op(T1 - Exited, N), "ns/process", N}].
 
 %% ---- idle-rss: memory of processes blocked in receive ---------------------
 
@@ -522,6 +575,12 @@ parse([], Opts) ->
 parse(_, _Opts) ->
     usage().
 
+print({samples, Fig, Unit, Lat}) ->
+    io:format("SAMPLES ~s ~s~s~n",
+              [Fig, Unit, [io_lib:format(" ~.6g", [float(V)]) || V <- Lat]]);
+print({Fig, V, Unit, Ops}) ->
+    io:format("RESULT ~s ~.3f ~s ~b~n", [Fig, float(V), Unit, Ops]).
+
 %% erl -run lwp_peer main -extra ARGS
 main() ->
     main(init:get_plain_arguments()).
@@ -561,8 +620,7 @@ run(Name, #{scheds := Scheds} = Opts) ->
     {Pid, Ref} = spawn_monitor(fun() -> exit({done, catch Bench(Opts)}) end),
     receive
         {'DOWN', Ref, process, Pid, {done, Results}} when is_list(Results) ->
-            [io:format("RESULT ~s ~.3f ~s ~b~n", [Fig, float(V), Unit, Ops])
-             || {Fig, V, Unit, Ops} <- Results],
+            lists:foreach(fun print/1, Results),
             erlang:halt(0);
         {'DOWN', Ref, process, Pid, {done, {wrong, Why}}} ->
             io:format(standard_error, "lwp_peer: ~s: ~s~n", [Name, Why]),

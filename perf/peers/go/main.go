@@ -7,6 +7,10 @@
 //
 //	RESULT <figure> <value> <unit> <ops>
 //
+// followed, for the workloads that measure a latency distribution, by
+//
+//	SAMPLES <figure> <unit> <value>...
+//
 // and everything else goes to stderr.  A failed self-check exits with 1.
 package main
 
@@ -32,9 +36,20 @@ type result struct {
 	ops    int64
 }
 
+// distribution is a workload's latency samples, in the unit of figure.
+type distribution struct {
+	figure, unit string
+	v            []float64
+}
+
+// maxLat is the most latency samples a workload reports.
+const maxLat = 1000
+
 type config struct {
 	scale  float64
 	scheds int
+	// latency is set by the workloads that measure a distribution.
+	latency *distribution
 }
 
 type workload struct {
@@ -65,6 +80,13 @@ func scaled(scale float64, n int64) int64 {
 		return 1
 	}
 	return int64(v)
+}
+
+func min64(a, b int64) int64 {
+	if a < b {
+		return a
+	}
+	return b
 }
 
 func perOp(d time.Duration, ops int64) float64 {
@@ -204,13 +226,34 @@ func benchPingpong(c *config, name string) ([]result, error) {
 	if err := roundTrip(ping, reply, -1); err != nil { // pong is running
 		return nil, err
 	}
+	// In batches of n / maxLat: each batch's time per round trip is one
+	// latency sample (reading the clock at every round trip would add a
+	// good part of what it measures).
+	batch := n / maxLat
+	if batch < 1 {
+		batch = 1
+	}
+	lat := make([]float64, 0, maxLat)
 	t0 := time.Now()
-	for i := int64(0); i < n; i++ {
-		if err := roundTrip(ping, reply, i); err != nil {
-			return nil, err
+	t := t0
+	for i := int64(0); i < n; {
+		first, end := i, i+batch
+		if end > n {
+			end = n
 		}
+		for ; i < end; i++ {
+			if err := roundTrip(ping, reply, i); err != nil {
+				return nil, err
+			}
+		}
+		now := time.Now()
+		if len(lat) < maxLat {
+			lat = append(lat, float64(now.Sub(t).Nanoseconds())/float64(end-first))
+		}
+		t = now
 	}
 	elapsed := time.Since(t0)
+	c.latency = &distribution{name, "ns/round-trip", lat}
 	return []result{{name, perOp(elapsed, n), "ns/round-trip", n}}, nil
 }
 
@@ -350,12 +393,19 @@ func benchFairness(c *config) ([]result, error) {
 		rtt[i] = float64(t1.Sub(t0).Nanoseconds())
 		slept[i] = float64(time.Since(t1).Nanoseconds())
 	}
-	return []result{
+	results := []result{
 		{"fair-rtt-p50", quantile(rtt, 0.50) / 1e3, "us", n},
 		{"fair-rtt-p99", quantile(rtt, 0.99) / 1e3, "us", n},
 		{"fair-sleep-p50", quantile(slept, 0.50) / 1e6, "ms", n},
 		{"fair-sleep-p99", quantile(slept, 0.99) / 1e6, "ms", n},
-	}, nil
+	}
+	// The distribution: evenly spaced order statistics of the sorted rtt.
+	lat := make([]float64, min64(n, maxLat))
+	for k := range lat {
+		lat[k] = rtt[int64(k)*n/int64(len(lat))] / 1e3
+	}
+	c.latency = &distribution{"fair-rtt-p50", "us", lat}
+	return results, nil
 }
 
 // ---- selective: picking one message out of a long mailbox -----------------
@@ -584,7 +634,8 @@ func main() {
 		os.Exit(2)
 	}
 	runtime.GOMAXPROCS(*scheds)
-	results, err := run(&config{scale: *scale, scheds: *scheds})
+	c := &config{scale: *scale, scheds: *scheds}
+	results, err := run(c)
 	if err == nil && runtime.GOMAXPROCS(0) != *scheds {
 		err = errors.New("GOMAXPROCS is not what was asked")
 	}
@@ -594,5 +645,12 @@ func main() {
 	}
 	for _, r := range results {
 		fmt.Printf("RESULT %s %.3f %s %d\n", r.figure, r.value, r.unit, r.ops)
+	}
+	if d := c.latency; d != nil {
+		fmt.Printf("SAMPLES %s %s", d.figure, d.unit)
+		for _, v := range d.v {
+			fmt.Printf(" %.6g", v)
+		}
+		fmt.Println()
 	}
 }
