@@ -646,6 +646,7 @@ Test(failure, reason_names_and_format)
 	cr_assert_str_eq(lwp_reason_name(LWP_EXIT_KILLED), "killed");
 	cr_assert_str_eq(lwp_reason_name(LWP_EXIT_NOPROC), "noproc");
 	cr_assert_str_eq(lwp_reason_name(LWP_EXIT_SHUTDOWN), "shutdown");
+	cr_assert_str_eq(lwp_reason_name(LWP_EXIT_FAULT), "fault");
 	cr_assert_null(lwp_reason_name(17));
 	lwp_reason_format(&r, buf, sizeof(buf));
 	cr_assert_str_eq(buf, "stack_overflow");
@@ -653,4 +654,89 @@ Test(failure, reason_names_and_format)
 	lwp_reason_format(&r, buf, sizeof(buf));
 	cr_assert_str_eq(buf, "17");
 	cr_assert_eq(lwp_reason_format(&r, NULL, 0), 2);
+}
+
+/* ---- stack overflow, with links firing ----------------------------------- */
+
+static volatile int never = -1;
+static _Atomic int overflow_cleanups;
+
+/* Recurse until the guard, working at each level so that preemption
+ * signals arrive at every depth: one that finds no room for its frame
+ * near the guard is an overflow too (the kernel's SIGSEGV). */
+static __attribute__((noinline)) int recurse(int depth, int work)
+{
+	volatile char buf[512];
+
+	buf[0] = (char)depth;
+	for (volatile int i = 0; i < work; i++)
+		;
+	if (depth == never)
+		return 0;
+	return recurse(depth + 1, work) + buf[0];
+}
+
+static void quiet_report(lwp_pid pid, const char *name, const lwp_reason *r,
+			 void *ctx)
+{
+	(void)pid, (void)name, (void)r, (void)ctx;
+}
+
+static void overflow_cleanup(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&overflow_cleanups, 1);
+}
+
+static void overflows_linked(void *arg)
+{
+	CHECK_RC(lwp_on_exit(overflow_cleanup, NULL), 0);
+	lwp_msg_free(RECV_TAG(GO));
+	(void)recurse(0, (int)(intptr_t)arg);
+}
+
+/* Linked to the overflowing process without trapping: dies with it. */
+static void partner(void *arg)
+{
+	CHECK_RC(lwp_link(ARG_PID(arg)), 0);
+	CHECK_RC(lwp_send(ARG_PID(arg), GO, NULL, 0), 0);
+	lwp_msg_free(lwp_receive(NULL, NULL, T_WAIT));
+	CHECK(false, "outlived the overflow it was linked to");
+}
+
+static void overflows_fire_links(void *arg)
+{
+	(void)arg;
+	CHECK_RC(lwp_trap_exits(true), 0);
+	for (int round = 0; round < 20; round++) {
+		int work = round % 2 ? 20000 : 0;
+		lwp_pid pid = lwp_spawn_link(overflows_linked,
+					     (void *)(intptr_t)work);
+		lwp_ref ref;
+		lwp_pid other = lwp_spawn_monitor(partner, PID_ARG(pid), &ref);
+		lwp_msg *m;
+
+		REQUIRE(pid > 0 && other > 0, "spawn");
+		m = RECV_TAG(LWP_TAG_EXIT);
+		CHECK(lwp_exit_info_of(m)->reason.code ==
+			      LWP_EXIT_STACK_OVERFLOW,
+		      "round %d: EXIT %d", round,
+		      lwp_exit_info_of(m)->reason.code);
+		lwp_msg_free(m);
+		CHECK(down_code(ref, other) == LWP_EXIT_STACK_OVERFLOW,
+		      "round %d: the partner did not die of the overflow",
+		      round);
+	}
+	CHECK(atomic_load(&overflow_cleanups) == 20, "%d cleanups, want 20",
+	      atomic_load(&overflow_cleanups));
+}
+
+Test(failure, stack_overflow_fires_links_under_preemption)
+{
+	lwp_config cfg = { .schedulers = 2, .timeslice_ns = LWP_TIMESLICE_MIN };
+
+	t_watchdog(60, "overflows with links");
+	lwp_set_report_fn(quiet_report, NULL);
+	T_RUN(&cfg, overflows_fire_links, NULL);
+	lwp_set_report_fn(NULL, NULL);
 }
