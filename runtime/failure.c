@@ -13,6 +13,7 @@
 #include "registry.h"
 #include "runtime.h"
 #include "sched.h"
+#include "ties.h"
 
 /* The signals, in the runtime's tag range (below LWP_TAG_DOWN). */
 enum {
@@ -23,18 +24,6 @@ enum {
 	SIG_MONITOR,		    /* from monitors me with ref */
 	SIG_DEMONITOR,		    /* from stopped monitor ref */
 	SIG_DOWN,		    /* from, monitored by me with ref, ended */
-};
-
-/* One end of a relation: the other process, and the monitor's ref. */
-struct tie {
-	lwp_pid pid;
-	lwp_ref ref; /* 0 for links */
-};
-
-struct ties {
-	struct tie *v;
-	uint32_t n, cap;
-	_Atomic uint32_t *shown; /* the process's count of them, or NULL */
 };
 
 struct on_exit {
@@ -64,49 +53,6 @@ static struct {
 
 /* ---- sets --------------------------------------------------------------- */
 
-/* Publish the count for lwp_process_info(): only the owner writes it. */
-static void show(struct ties *t)
-{
-	if (t->shown)
-		store_relaxed(t->shown, t->n);
-}
-
-static struct tie *ties_find(struct ties *t, lwp_pid pid, lwp_ref ref)
-{
-	for (uint32_t i = 0; i < t->n; i++)
-		if (t->v[i].ref == ref && (!pid || t->v[i].pid == pid))
-			return &t->v[i];
-	return NULL;
-}
-
-static must_check int ties_add(struct ties *t, lwp_pid pid, lwp_ref ref)
-{
-	if (t->n == t->cap) {
-		uint32_t cap = t->cap ? 2 * t->cap : 4;
-		struct tie *v = realloc(t->v, cap * sizeof(*v));
-		if (!v)
-			return LWP_ENOMEM;
-		t->v = v;
-		t->cap = cap;
-	}
-	t->v[t->n++] = (struct tie){ pid, ref };
-	show(t);
-	return 0;
-}
-
-/* Remove the tie (pid: 0 matches any) and return its pid; 0 if none. */
-static lwp_pid ties_del(struct ties *t, lwp_pid pid, lwp_ref ref)
-{
-	struct tie *x = ties_find(t, pid, ref);
-
-	if (!x)
-		return 0;
-	pid = x->pid;
-	*x = t->v[--t->n]; /* order does not matter */
-	show(t);
-	return pid;
-}
-
 /* Relations for p, which are counted in p's block. */
 static struct proc_fail *fail_new(struct proc *p)
 {
@@ -130,9 +76,9 @@ static void fail_free(struct proc_fail *f)
 {
 	if (!f)
 		return;
-	free(f->links.v);
-	free(f->monitors.v);
-	free(f->watchers.v);
+	ties_free(&f->links);
+	ties_free(&f->monitors);
+	ties_free(&f->watchers);
 	free(f->handlers);
 	free(f);
 }
@@ -401,6 +347,17 @@ void failure_before_death(struct proc *p, const lwp_reason *r, bool report)
 		report_exit(p, r);
 }
 
+/* Send signal sig from pid, with each tie's ref and reason r, to each. */
+static void tell_all(const struct ties *t, lwp_pid pid, uint64_t sig,
+		     const lwp_reason *r)
+{
+	const struct tie *x;
+	uint32_t i = 0;
+
+	while ((x = ties_next(t, &i)))
+		(void)send_signal(x->pid, pid, sig, x->ref, r);
+}
+
 void failure_after_death(struct proc *p, lwp_pid pid, const lwp_reason *r)
 {
 	struct proc_fail *f = p->fail;
@@ -413,15 +370,9 @@ void failure_after_death(struct proc *p, lwp_pid pid, const lwp_reason *r)
 	store_relaxed(&p->trap_exits, false);
 	if (!f)
 		return;
-	for (uint32_t i = 0; i < f->links.n; i++)
-		(void)send_signal(f->links.v[i].pid, pid, SIG_EXIT_LINKED, 0,
-				  r);
-	for (uint32_t i = 0; i < f->watchers.n; i++)
-		(void)send_signal(f->watchers.v[i].pid, pid, SIG_DOWN,
-				  f->watchers.v[i].ref, r);
-	for (uint32_t i = 0; i < f->monitors.n; i++)
-		(void)send_signal(f->monitors.v[i].pid, pid, SIG_DEMONITOR,
-				  f->monitors.v[i].ref, NULL);
+	tell_all(&f->links, pid, SIG_EXIT_LINKED, r);
+	tell_all(&f->watchers, pid, SIG_DOWN, r);
+	tell_all(&f->monitors, pid, SIG_DEMONITOR, NULL);
 	fail_free(f);
 }
 
