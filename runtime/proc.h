@@ -52,6 +52,9 @@ struct proc {
 	int preempt_off;
 	_Atomic bool resched; /* a preemption was deferred: yield when able */
 	bool trap_exits;
+	/* Runs a supervisor: set by itself, read by its callers
+	 * (supervisor.c), cleared at spawn. */
+	_Atomic bool supervisor;
 	int saved_errno;
 	int last_error;
 	uint32_t gen;
@@ -138,9 +141,10 @@ struct spawn_ties;
 lwp_pid proc_spawn(void (*fn)(void *), void *arg, size_t stack_size, int home,
 		   const struct spawn_ties *ties);
 
-/* lwp_spawn() tied to the calling process (failure.c); LWP_ENOTPROC
- * outside one. */
+/* lwp_spawn_opt() tied to the calling process (failure.c, supervisor.c);
+ * LWP_ENOTPROC outside one. */
 lwp_pid proc_spawn_tied(void (*fn)(void *), void *arg,
+			const lwp_spawn_opts *opts,
 			const struct spawn_ties *ties);
 
 /* End p (the caller) with reason r; report: p ends itself abnormally, and

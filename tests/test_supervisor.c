@@ -1,0 +1,687 @@
+/*
+ * test_supervisor.c - supervisors: strategies, restart types, restart
+ * intensity, orderly shutdown and its grace, dynamic children, nested
+ * supervisors, exit signals from outside, bad input, and a crash storm.
+ *
+ * The children are `kid` processes.  Each tells the test process (the
+ * collector) UP when it starts and DIED from an on-exit handler when it
+ * ends, both with its index, so the collector sees every incarnation and
+ * the order in which the supervisor terminated them: the supervisor
+ * terminates one child only after the previous one has ended (after its
+ * DIED was sent), so DIEDs arrive in termination order.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+
+#include "test_common.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+TestSuite(supervisor, .timeout = 120);
+
+enum {
+	UP = 1,	     /* a kid started: int index */
+	DIED,	     /* a kid is ending: int index */
+	CRASH,	     /* to a kid: exit with the int code in the payload */
+	CLEANED,     /* a trapping kid cleaned up after a shutdown */
+	SUP_PID,     /* a helper tells the test its supervisor's pid */
+	GO,	     /* a helper may go on */
+	MAX_KIDS = 512,
+};
+
+/* How a kid behaves. */
+enum kid_kind {
+	PLAIN,	   /* does not trap exits */
+	CLEANS_UP, /* traps exits; on the supervisor's shutdown: CLEANED, exit */
+	STUBBORN,  /* traps exits and ignores them */
+};
+
+static lwp_pid collector;
+static enum kid_kind kinds[MAX_KIDS];
+
+#define IDX_ARG(i) ((void *)(intptr_t)(i))
+
+static void died(void *arg)
+{
+	int idx = (int)(intptr_t)arg;
+
+	(void)lwp_send(collector, DIED, &idx, sizeof(idx));
+}
+
+static void kid(void *arg)
+{
+	int idx = (int)(intptr_t)arg;
+
+	if (kinds[idx] != PLAIN)
+		lwp_trap_exits(true);
+	CHECK_RC(lwp_on_exit(died, arg), 0);
+	CHECK_RC(lwp_send(collector, UP, &idx, sizeof(idx)), 0);
+	for (;;) {
+		lwp_msg *m = lwp_receive(NULL, NULL, LWP_INFINITY);
+		int code;
+		if (m->tag == CRASH) {
+			memcpy(&code, m->data, sizeof(code));
+			lwp_msg_free(m);
+			lwp_exit_text(code, "crash");
+		}
+		if (m->tag == LWP_TAG_EXIT && kinds[idx] == CLEANS_UP) {
+			code = lwp_exit_info_of(m)->reason.code;
+			lwp_msg_free(m);
+			CHECK_RC(lwp_send(collector, CLEANED, &idx, sizeof(idx)),
+				 0);
+			lwp_exit(code);
+		}
+		lwp_msg_free(m);
+	}
+}
+
+/* Quiet error reports: the crashes are on purpose. */
+static _Atomic long reports;
+
+static void count_report(lwp_pid pid, const char *name, const lwp_reason *r,
+			 void *ctx)
+{
+	(void)pid, (void)name, (void)r, (void)ctx;
+	atomic_fetch_add(&reports, 1);
+}
+
+static void begin(void)
+{
+	collector = lwp_self();
+	lwp_set_report_fn(count_report, NULL);
+}
+
+static bool match_idx(const lwp_msg *m, void *ctx)
+{
+	const int *want = ctx; /* {tag, idx} */
+	int idx;
+
+	if (m->tag != (uint64_t)want[0] || m->size != sizeof(idx))
+		return false;
+	memcpy(&idx, m->data, sizeof(idx));
+	return idx == want[1];
+}
+
+/* The UP of kid idx: its pid. */
+static lwp_pid up_of(int idx)
+{
+	int want[2] = { UP, idx };
+	lwp_msg *m = RECV(match_idx, want);
+	lwp_pid pid = m->from;
+
+	lwp_msg_free(m);
+	return pid;
+}
+
+/* The next UP or DIED message's index (of any kid). */
+static int next_idx(uint64_t tag)
+{
+	lwp_msg *m = RECV_TAG(tag);
+	int idx;
+
+	memcpy(&idx, m->data, sizeof(idx));
+	lwp_msg_free(m);
+	return idx;
+}
+
+/* No UP or DIED waits (all that was due has been received). */
+static void no_more_news(void)
+{
+	uint64_t tags[] = { UP, DIED };
+
+	for (size_t i = 0; i < ARRAY_SIZE(tags); i++) {
+		lwp_msg *m = lwp_receive_tag(tags[i], 0);
+		CHECK(m == NULL, "an unexpected %s", i ? "DIED" : "UP");
+		lwp_msg_free(m);
+	}
+}
+
+static lwp_child_spec kid_spec(char *id, size_t len, int idx, lwp_restart r)
+{
+	snprintf(id, len, "kid%d", idx);
+	return (lwp_child_spec){
+		.id = id,
+		.fn = kid,
+		.arg = IDX_ARG(idx),
+		.restart = r,
+		.shutdown_ns = 5 * SEC,
+	};
+}
+
+/* Up to MAX_KIDS specs of kids 0..n-1, with ids. */
+struct kids {
+	char ids[MAX_KIDS][16];
+	lwp_child_spec v[MAX_KIDS];
+};
+
+static void make_kids(struct kids *k, int n, lwp_restart r)
+{
+	for (int i = 0; i < n; i++)
+		k->v[i] = kid_spec(k->ids[i], sizeof(k->ids[i]), i, r);
+}
+
+/* Start a linked supervisor of kids 0..n-1. */
+static lwp_pid start_sup(struct kids *k, int n, lwp_sup_strategy st,
+			 unsigned intensity, int64_t period)
+{
+	lwp_sup_spec spec = {
+		.strategy = st,
+		.intensity = intensity,
+		.period_ns = period,
+		.children = k->v,
+		.nchildren = (size_t)n,
+	};
+	lwp_pid sup = lwp_supervisor_start_link(&spec);
+
+	REQUIRE(sup > 0, "start_link: %s", lwp_strerror((int)sup));
+	return sup;
+}
+
+/* The same, from the collector, with the kids' UPs collected into pids. */
+static lwp_pid start_kids(struct kids *k, int n, lwp_sup_strategy st,
+			  unsigned intensity, int64_t period, lwp_pid *pids)
+{
+	lwp_pid sup = start_sup(k, n, st, intensity, period);
+
+	for (int i = 0; i < n; i++)
+		pids[i] = up_of(i);
+	return sup;
+}
+
+static void crash(lwp_pid pid, int code)
+{
+	CHECK_RC(lwp_send(pid, CRASH, &code, sizeof(code)), 0);
+}
+
+static bool match_down(const lwp_msg *m, void *ctx)
+{
+	return m->tag == LWP_TAG_DOWN &&
+	       lwp_exit_info_of(m)->ref == *(lwp_ref *)ctx;
+}
+
+/* The DOWN of monitor ref: the reason code. */
+static int down_of(lwp_ref ref)
+{
+	lwp_msg *m = RECV(match_down, &ref);
+	int code = lwp_exit_info_of(m)->reason.code;
+
+	lwp_msg_free(m);
+	return code;
+}
+
+/* Crash pid with code and wait until it has ended: the supervisor then
+ * has its EXIT before any later call from here (pid sent it before our
+ * DOWN). */
+static void crash_and_wait(lwp_pid pid, int code)
+{
+	lwp_ref ref = lwp_monitor(pid);
+
+	REQUIRE(ref > 0, "monitor");
+	crash(pid, code);
+	CHECK(down_of(ref) == code, "it ended with another reason");
+}
+
+/* The children of sup, REQUIREd to be n. */
+static void which(lwp_pid sup, lwp_child_info *out, long n)
+{
+	long got = lwp_supervisor_which_children(sup, out, MAX_KIDS);
+
+	REQUIRE(got == n, "which_children: %ld, want %ld", got, n);
+}
+
+/* The EXIT of pid (we trap exits): its reason. */
+static lwp_reason exit_of(lwp_pid pid)
+{
+	lwp_msg *m = RECV(lwp_match_from, &pid);
+	const lwp_exit_info *x = lwp_exit_info_of(m);
+	lwp_reason r;
+
+	REQUIRE(m->tag == LWP_TAG_EXIT && x, "not an EXIT: tag %" PRIu64,
+		m->tag);
+	r = x->reason;
+	lwp_msg_free(m);
+	return r;
+}
+
+static struct kids K; /* one test at a time: Criterion forks per test */
+
+/* ---- strategies ---------------------------------------------------------- */
+
+static void one_for_one(void *arg)
+{
+	lwp_pid pids[3], again;
+	lwp_child_info info[MAX_KIDS];
+	lwp_pid sup;
+
+	(void)arg;
+	begin();
+	make_kids(&K, 3, LWP_PERMANENT);
+	sup = start_kids(&K, 3, LWP_ONE_FOR_ONE, 10, 10 * SEC, pids);
+	crash(pids[1], 1);
+	CHECK(next_idx(DIED) == 1, "the crashed one died");
+	again = up_of(1);
+	CHECK(again != pids[1] && again > 0, "a new incarnation");
+	which(sup, info, 3);
+	CHECK(info[0].pid == pids[0] && info[1].pid == again &&
+		      info[2].pid == pids[2],
+	      "only the crashed child was restarted");
+	CHECK(strcmp(info[1].id, "kid1") == 0, "start order kept");
+	CHECK_RC(lwp_supervisor_stop(sup), 0);
+	for (int i = 2; i >= 0; i--)
+		CHECK_RC(next_idx(DIED), i);
+	no_more_news();
+}
+
+Test(supervisor, one_for_one_restarts_the_crashed_child_only)
+{
+	t_watchdog(30, "one_for_one");
+	T_RUN(NULL, one_for_one, NULL);
+}
+
+/* one_for_all and rest_for_one: crash kid 1 of 4; `from` is the first
+ * index terminated with it (0 for all, 2 for the rest). */
+static void group_restart(lwp_sup_strategy st, int from)
+{
+	lwp_pid pids[4], now[4];
+	lwp_child_info info[MAX_KIDS];
+	lwp_pid sup;
+
+	begin();
+	make_kids(&K, 4, LWP_PERMANENT);
+	sup = start_kids(&K, 4, st, 10, 10 * SEC, pids);
+	crash(pids[1], 3);
+	CHECK_RC(next_idx(DIED), 1);
+	/* the others, last first, skipping the one that crashed */
+	for (int i = 3; i >= from; i--)
+		if (i != 1)
+			CHECK_RC(next_idx(DIED), i);
+	for (int i = 0; i < 4; i++)
+		now[i] = i == 1 || i >= from ? up_of(i) : pids[i];
+	which(sup, info, 4);
+	for (int i = 0; i < 4; i++) {
+		bool restarted = i == 1 || i >= from;
+		CHECK(info[i].pid == now[i], "kid %d: which_children", i);
+		CHECK((now[i] != pids[i]) == restarted, "kid %d restarted: %d",
+		      i, restarted);
+		CHECK(lwp_is_alive(now[i]), "kid %d alive", i);
+	}
+	CHECK_RC(lwp_supervisor_stop(sup), 0);
+	for (int i = 3; i >= 0; i--)
+		CHECK_RC(next_idx(DIED), i);
+	no_more_news();
+}
+
+static void one_for_all(void *arg)
+{
+	(void)arg;
+	group_restart(LWP_ONE_FOR_ALL, 0);
+}
+
+static void rest_for_one(void *arg)
+{
+	(void)arg;
+	group_restart(LWP_REST_FOR_ONE, 2);
+}
+
+Test(supervisor, one_for_all_restarts_every_child)
+{
+	t_watchdog(30, "one_for_all");
+	T_RUN(NULL, one_for_all, NULL);
+}
+
+Test(supervisor, rest_for_one_restarts_the_later_children)
+{
+	t_watchdog(30, "rest_for_one");
+	T_RUN(NULL, rest_for_one, NULL);
+}
+
+/* A child that ended on its own while others were being terminated for a
+ * group restart is restarted once, not twice. */
+static void group_no_double(void *arg)
+{
+	lwp_pid pids[3];
+	lwp_pid sup;
+
+	(void)arg;
+	begin();
+	make_kids(&K, 3, LWP_PERMANENT);
+	kinds[2] = STUBBORN; /* holds the supervisor for its grace */
+	K.v[2].shutdown_ns = 100 * MS;
+	sup = start_kids(&K, 3, LWP_ONE_FOR_ALL, 10, 10 * SEC, pids);
+	crash(pids[1], 1);
+	/* while kid 2's grace runs (or, rarely, after kid 0 was terminated:
+	 * then this finds it gone) */
+	(void)lwp_send(pids[0], CRASH, &(int){ 1 }, sizeof(int));
+	for (int i = 0; i < 3; i++)
+		(void)up_of(i);
+	CHECK_RC(lwp_supervisor_stop(sup), 0);
+	/* three DIEDs of the crash round, three of the stop */
+	for (int i = 0; i < 6; i++)
+		(void)next_idx(DIED);
+	no_more_news();
+}
+
+Test(supervisor, a_child_ending_during_a_group_restart_restarts_once)
+{
+	t_watchdog(30, "group_no_double");
+	T_RUN(NULL, group_no_double, NULL);
+}
+
+/* ---- restart types -------------------------------------------------------- */
+
+struct restart_case {
+	lwp_restart restart;
+	int code;
+	bool restarted;
+	bool kept; /* its spec stays */
+};
+
+static const struct restart_case restart_cases[] = {
+	{ LWP_PERMANENT, LWP_EXIT_NORMAL, true, true },
+	{ LWP_PERMANENT, 5, true, true },
+	{ LWP_PERMANENT, LWP_EXIT_SHUTDOWN, true, true },
+	{ LWP_TRANSIENT, LWP_EXIT_NORMAL, false, true },
+	{ LWP_TRANSIENT, 5, true, true },
+	{ LWP_TRANSIENT, LWP_EXIT_SHUTDOWN, false, true },
+	{ LWP_TEMPORARY, LWP_EXIT_NORMAL, false, false },
+	{ LWP_TEMPORARY, 5, false, false },
+	{ LWP_TEMPORARY, LWP_EXIT_SHUTDOWN, false, false },
+};
+
+static void restart_types(void *arg)
+{
+	(void)arg;
+	begin();
+	for (size_t c = 0; c < ARRAY_SIZE(restart_cases); c++) {
+		const struct restart_case *rc = &restart_cases[c];
+		lwp_child_info info[MAX_KIDS];
+		lwp_pid pids[2], sup;
+		long n;
+
+		make_kids(&K, 2, rc->restart);
+		sup = start_kids(&K, 2, LWP_ONE_FOR_ONE, 10, 10 * SEC, pids);
+		crash_and_wait(pids[0], rc->code);
+		CHECK_RC(next_idx(DIED), 0);
+		n = lwp_supervisor_which_children(sup, info, MAX_KIDS);
+		CHECK(n == (rc->kept ? 2 : 1), "case %zu: %ld children", c, n);
+		if (rc->kept) {
+			lwp_pid now = rc->restarted ? up_of(0) : LWP_NOPID;
+			CHECK(info[0].pid == now, "case %zu: pid", c);
+			CHECK(strcmp(info[0].id, "kid0") == 0, "case %zu", c);
+		} else {
+			CHECK(strcmp(info[0].id, "kid1") == 0, "case %zu", c);
+		}
+		CHECK(info[0].restart == rc->restart || !rc->kept, "type");
+		CHECK_RC(lwp_supervisor_stop(sup), 0);
+		for (int i = rc->restarted ? 2 : 1; i > 0; i--)
+			(void)next_idx(DIED);
+		no_more_news();
+	}
+}
+
+Test(supervisor, restart_types_and_exit_reasons)
+{
+	t_watchdog(60, "restart_types");
+	T_RUN(NULL, restart_types, NULL);
+}
+
+/* ---- restart intensity ---------------------------------------------------- */
+
+/* intensity restarts within the period are allowed; one more ends the
+ * supervisor, which terminates the others (reverse order) first. */
+static void gives_up(unsigned intensity, int64_t period, unsigned allowed)
+{
+	lwp_pid pids[3], sup;
+
+	begin();
+	lwp_trap_exits(true);
+	make_kids(&K, 3, LWP_PERMANENT);
+	sup = start_kids(&K, 3, LWP_ONE_FOR_ONE, intensity, period, pids);
+	for (unsigned i = 0; i < allowed; i++) {
+		crash(pids[1], 1);
+		CHECK_RC(next_idx(DIED), 1);
+		pids[1] = up_of(1);
+	}
+	crash(pids[1], 1);
+	CHECK_RC(next_idx(DIED), 1);
+	lwp_reason r = exit_of(sup);
+	CHECK(r.code == LWP_EXIT_SHUTDOWN &&
+		      strcmp(r.text, "reached_max_restart_intensity") == 0,
+	      "reason %d %s", r.code, r.text);
+	CHECK_RC(next_idx(DIED), 2);
+	CHECK_RC(next_idx(DIED), 0);
+	for (int i = 0; i < 3; i++)
+		CHECK(!lwp_is_alive(pids[i]), "kid %d outlived it", i);
+	CHECK(!lwp_is_alive(sup), "the supervisor lives");
+	no_more_news();
+}
+
+static void intensity_reached(void *arg)
+{
+	(void)arg;
+	gives_up(3, 60 * SEC, 3);
+}
+
+static void intensity_zero(void *arg)
+{
+	(void)arg;
+	gives_up(0, SEC, 0);
+}
+
+static void intensity_default(void *arg)
+{
+	(void)arg;
+	gives_up(0, 0, LWP_SUP_INTENSITY_DEFAULT);
+}
+
+Test(supervisor, intensity_reached_ends_the_supervisor)
+{
+	t_watchdog(30, "intensity_reached");
+	T_RUN(NULL, intensity_reached, NULL);
+}
+
+Test(supervisor, intensity_zero_allows_no_restart)
+{
+	t_watchdog(30, "intensity_zero");
+	T_RUN(NULL, intensity_zero, NULL);
+}
+
+Test(supervisor, intensity_defaults_to_one_in_five_seconds)
+{
+	t_watchdog(30, "intensity_default");
+	T_RUN(NULL, intensity_default, NULL);
+}
+
+/* Restarts spread wider than the period never add up. */
+static void window_slides(void *arg)
+{
+	const int64_t period = 30 * MS;
+	lwp_pid pids[1], sup;
+
+	(void)arg;
+	begin();
+	make_kids(&K, 1, LWP_PERMANENT);
+	sup = start_kids(&K, 1, LWP_ONE_FOR_ONE, 1, period, pids);
+	for (int i = 0; i < 5; i++) {
+		crash(pids[0], 1);
+		CHECK_RC(next_idx(DIED), 0);
+		pids[0] = up_of(0);
+		CHECK_RC(lwp_sleep(period + period / 2), 0);
+	}
+	CHECK(lwp_is_alive(sup), "the window did not slide");
+	CHECK_RC(lwp_supervisor_stop(sup), 0);
+	CHECK_RC(next_idx(DIED), 0);
+	no_more_news();
+}
+
+Test(supervisor, intensity_window_slides)
+{
+	t_watchdog(30, "window_slides");
+	T_RUN(NULL, window_slides, NULL);
+}
+
+/* ---- shutdown --------------------------------------------------------------- */
+
+static void shutdown_grace(void *arg)
+{
+	/* kid: kind, shutdown_ns, the reason it must end with */
+	static const struct {
+		enum kid_kind kind;
+		int64_t shutdown_ns;
+		int code;
+	} g[] = {
+		{ CLEANS_UP, 10 * SEC, LWP_EXIT_SHUTDOWN },
+		{ STUBBORN, 50 * MS, LWP_EXIT_KILLED },
+		{ PLAIN, 10 * SEC, LWP_EXIT_SHUTDOWN },
+		{ PLAIN, 0, LWP_EXIT_KILLED },
+		{ CLEANS_UP, LWP_INFINITY, LWP_EXIT_SHUTDOWN },
+		{ CLEANS_UP, 0, LWP_EXIT_KILLED },
+	};
+	const int n = (int)ARRAY_SIZE(g);
+	lwp_pid pids[ARRAY_SIZE(g)], sup;
+	lwp_ref refs[ARRAY_SIZE(g)];
+	int64_t t0;
+
+	(void)arg;
+	begin();
+	make_kids(&K, n, LWP_PERMANENT);
+	for (int i = 0; i < n; i++) {
+		kinds[i] = g[i].kind;
+		K.v[i].shutdown_ns = g[i].shutdown_ns;
+	}
+	sup = start_kids(&K, n, LWP_ONE_FOR_ONE, 1, SEC, pids);
+	for (int i = 0; i < n; i++)
+		refs[i] = lwp_monitor(pids[i]);
+	t0 = lwp_now();
+	CHECK_RC(lwp_supervisor_stop(sup), 0);
+	CHECK(lwp_now() - t0 >= 50 * MS, "the stubborn kid's grace");
+	CHECK(!lwp_is_alive(sup), "stopped but alive");
+	for (int i = n - 1; i >= 0; i--) {
+		int code = down_of(refs[i]);
+		CHECK_RC(next_idx(DIED), i);
+		CHECK(code == g[i].code, "kid %d ended with %d, want %d", i,
+		      code, g[i].code);
+	}
+	for (int i = 0; i < n; i++) {
+		int want[2] = { CLEANED, i };
+		lwp_msg *m = lwp_receive(match_idx, want, 0);
+		bool cleaned = g[i].kind == CLEANS_UP && g[i].shutdown_ns;
+		CHECK((m != NULL) == cleaned, "kid %d cleaned up: %d", i,
+		      m != NULL);
+		lwp_msg_free(m);
+	}
+	no_more_news();
+}
+
+Test(supervisor, orderly_shutdown_with_grace_then_kill)
+{
+	t_watchdog(30, "shutdown_grace");
+	T_RUN(NULL, shutdown_grace, NULL);
+}
+
+/* The parent's exit, whatever its reason, ends the supervisor in order
+ * with that reason. */
+static void parent_then_exits(void *arg)
+{
+	lwp_pid sup = start_sup(&K, 3, LWP_ONE_FOR_ONE, 1, SEC);
+
+	CHECK_RC(lwp_send(collector, SUP_PID, &sup, sizeof(sup)), 0);
+	lwp_msg_free(RECV_TAG(GO));
+	lwp_exit_text((int)(intptr_t)arg, "parent");
+}
+
+static void parent_exit(void *arg)
+{
+	const int codes[] = { 7, LWP_EXIT_NORMAL };
+
+	(void)arg;
+	begin();
+	make_kids(&K, 3, LWP_PERMANENT);
+	for (size_t c = 0; c < ARRAY_SIZE(codes); c++) {
+		lwp_pid parent = lwp_spawn(parent_then_exits,
+					   (void *)(intptr_t)codes[c]);
+		lwp_msg *m;
+		lwp_pid sup;
+		lwp_ref ref;
+
+		REQUIRE(parent > 0, "spawn");
+		/* the parent's UPs come to us, the collector */
+		for (int i = 0; i < 3; i++)
+			(void)up_of(i);
+		m = RECV_TAG(SUP_PID);
+		memcpy(&sup, m->data, sizeof(sup));
+		lwp_msg_free(m);
+		ref = lwp_monitor(sup);
+		CHECK_RC(lwp_send(parent, GO, NULL, 0), 0);
+		for (int i = 2; i >= 0; i--)
+			CHECK_RC(next_idx(DIED), i);
+		m = RECV_TAG(LWP_TAG_DOWN);
+		CHECK(lwp_exit_info_of(m)->ref == ref &&
+			      lwp_exit_info_of(m)->reason.code == codes[c],
+		      "supervisor ended with %d, want %d",
+		      lwp_exit_info_of(m)->reason.code, codes[c]);
+		lwp_msg_free(m);
+	}
+	no_more_news();
+}
+
+Test(supervisor, parent_exit_shuts_it_down_with_that_reason)
+{
+	t_watchdog(30, "parent_exit");
+	T_RUN(NULL, parent_exit, NULL);
+}
+
+/* Exit signals from strangers: an abnormal one ends it in order, a
+ * normal one does nothing (as for a process that does not trap exits). */
+static void stranger(void *arg)
+{
+	lwp_pid sup = *(lwp_pid *)arg;
+
+	CHECK_RC(lwp_link(sup), 0);
+	lwp_msg_free(RECV_TAG(GO));
+	lwp_exit(9);
+}
+
+static void normal_killer(void *arg)
+{
+	CHECK_RC(lwp_kill(*(lwp_pid *)arg, LWP_EXIT_NORMAL), 0);
+}
+
+static void strangers(void *arg)
+{
+	lwp_pid pids[2], sup, s;
+	lwp_child_counts k;
+	lwp_ref ref;
+
+	(void)arg;
+	begin();
+	lwp_trap_exits(true);
+	make_kids(&K, 2, LWP_PERMANENT);
+	sup = start_kids(&K, 2, LWP_ONE_FOR_ONE, 1, SEC, pids);
+	s = lwp_spawn(normal_killer, &sup);
+	ref = lwp_monitor(s);
+	CHECK(down_of(ref) == LWP_EXIT_NORMAL, "the killer");
+	CHECK_RC(lwp_supervisor_count_children(sup, &k), 0);
+	CHECK(k.active == 2, "a normal exit signal from a stranger acted");
+	s = lwp_spawn(stranger, &sup);
+	ref = lwp_monitor(s);
+	CHECK_RC(lwp_send(s, GO, NULL, 0), 0);
+	CHECK(down_of(ref) == 9, "the stranger's exit");
+	CHECK_RC(next_idx(DIED), 1);
+	CHECK_RC(next_idx(DIED), 0);
+	CHECK(exit_of(sup).code == 9, "the stranger's reason");
+
+	/* lwp_kill(sup, shutdown), as a parent that only knows its pid */
+	sup = start_kids(&K, 2, LWP_ONE_FOR_ONE, 1, SEC, pids);
+	CHECK_RC(lwp_kill(sup, LWP_EXIT_SHUTDOWN), 0);
+	CHECK_RC(next_idx(DIED), 1);
+	CHECK_RC(next_idx(DIED), 0);
+	CHECK(exit_of(sup).code == LWP_EXIT_SHUTDOWN, "shutdown");
+	no_more_news();
+}
+
+Test(supervisor, exit_signals_from_other_processes)
+{
+	t_watchdog(30, "strangers");
+	T_RUN(NULL, strangers, NULL);
+}
