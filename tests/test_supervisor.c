@@ -658,8 +658,7 @@ static void strangers(void *arg)
 	lwp_trap_exits(true);
 	make_kids(&K, 2, LWP_PERMANENT);
 	sup = start_kids(&K, 2, LWP_ONE_FOR_ONE, 1, SEC, pids);
-	s = lwp_spawn(normal_killer, &sup);
-	ref = lwp_monitor(s);
+	s = lwp_spawn_monitor(normal_killer, &sup, &ref);
 	CHECK(down_of(ref) == LWP_EXIT_NORMAL, "the killer");
 	CHECK_RC(lwp_supervisor_count_children(sup, &k), 0);
 	CHECK(k.active == 2, "a normal exit signal from a stranger acted");
@@ -684,4 +683,437 @@ Test(supervisor, exit_signals_from_other_processes)
 {
 	t_watchdog(30, "strangers");
 	T_RUN(NULL, strangers, NULL);
+}
+
+/* ---- dynamic children ------------------------------------------------------- */
+
+static void dynamic(void *arg)
+{
+	lwp_pid pids[1], sup, p, q;
+	lwp_child_info info[MAX_KIDS];
+	lwp_child_counts k;
+	char id[16];
+	lwp_child_spec extra;
+
+	(void)arg;
+	begin();
+	make_kids(&K, 1, LWP_PERMANENT);
+	sup = start_kids(&K, 1, LWP_ONE_FOR_ONE, 5, 10 * SEC, pids);
+	extra = kid_spec(id, sizeof(id), 1, LWP_PERMANENT);
+	p = lwp_supervisor_start_child(sup, &extra);
+	CHECK(p > 0, "start_child: %s", lwp_strerror((int)p));
+	CHECK(up_of(1) == p, "the new child's pid");
+	CHECK_RC(lwp_supervisor_start_child(sup, &extra), LWP_EDUPCHILD);
+	which(sup, info, 2);
+	CHECK(strcmp(info[1].id, "kid1") == 0 && info[1].pid == p,
+	      "added last");
+	/* a dynamic child is restarted like the others */
+	crash(p, 4);
+	CHECK_RC(next_idx(DIED), 1);
+	p = up_of(1);
+	/* terminate keeps the spec; restart starts it again */
+	CHECK_RC(lwp_supervisor_terminate_child(sup, "kid1"), 0);
+	CHECK_RC(next_idx(DIED), 1);
+	CHECK(!lwp_is_alive(p), "terminated but alive");
+	CHECK_RC(lwp_supervisor_terminate_child(sup, "kid1"), 0);
+	CHECK_RC(lwp_supervisor_start_child(sup, &extra), LWP_EDUPCHILD);
+	which(sup, info, 2);
+	CHECK(info[1].pid == LWP_NOPID, "terminated child has a pid");
+	CHECK_RC(lwp_supervisor_count_children(sup, &k), 0);
+	CHECK(k.specs == 2 && k.active == 1 && k.workers == 2 &&
+		      k.supervisors == 0,
+	      "counts %zu %zu %zu %zu", k.specs, k.active, k.workers,
+	      k.supervisors);
+	q = lwp_supervisor_restart_child(sup, "kid1");
+	CHECK(q > 0 && q != p, "restart_child: %s", lwp_strerror((int)q));
+	CHECK(up_of(1) == q, "restarted pid");
+	CHECK_RC(lwp_supervisor_restart_child(sup, "kid1"), LWP_ECHILDRUNNING);
+	CHECK_RC(lwp_supervisor_delete_child(sup, "kid1"), LWP_ECHILDRUNNING);
+	CHECK_RC(lwp_supervisor_terminate_child(sup, "kid1"), 0);
+	CHECK_RC(next_idx(DIED), 1);
+	CHECK_RC(lwp_supervisor_delete_child(sup, "kid1"), 0);
+	CHECK_RC(lwp_supervisor_delete_child(sup, "kid1"), LWP_ENOCHILD);
+	CHECK_RC(lwp_supervisor_restart_child(sup, "kid1"), LWP_ENOCHILD);
+	CHECK_RC(lwp_supervisor_terminate_child(sup, "kid1"), LWP_ENOCHILD);
+	which(sup, info, 1);
+	/* a temporary child's spec goes with its termination */
+	extra = kid_spec(id, sizeof(id), 2, LWP_TEMPORARY);
+	p = lwp_supervisor_start_child(sup, &extra);
+	CHECK(up_of(2) == p, "temporary child");
+	CHECK_RC(lwp_supervisor_terminate_child(sup, "kid2"), 0);
+	CHECK_RC(next_idx(DIED), 2);
+	which(sup, info, 1);
+	/* which_children copies at most cap, and counts them all */
+	CHECK_RC(lwp_supervisor_which_children(sup, NULL, 0), 1);
+	CHECK_RC(lwp_supervisor_stop(sup), 0);
+	CHECK_RC(next_idx(DIED), 0);
+	no_more_news();
+}
+
+Test(supervisor, dynamic_children)
+{
+	t_watchdog(30, "dynamic");
+	T_RUN(NULL, dynamic, NULL);
+}
+
+/* ---- nested supervisors ----------------------------------------------------- */
+
+/* top: kid0, sub (kid1, kid2; intensity 1), kid3 */
+static lwp_sup_spec sub_spec;
+
+static void nested(void *arg)
+{
+	lwp_child_spec top[3];
+	lwp_child_info info[MAX_KIDS];
+	lwp_pid pids[4], sup, sub;
+	lwp_child_counts k;
+	lwp_sup_spec spec = {
+		.strategy = LWP_ONE_FOR_ONE,
+		.intensity = 5,
+		.period_ns = 10 * SEC,
+		.children = top,
+		.nchildren = 3,
+	};
+
+	(void)arg;
+	begin();
+	make_kids(&K, 4, LWP_PERMANENT);
+	sub_spec = (lwp_sup_spec){
+		.strategy = LWP_ONE_FOR_ALL,
+		.intensity = 1,
+		.period_ns = 60 * SEC,
+		.children = &K.v[1],
+		.nchildren = 2,
+	};
+	top[0] = K.v[0];
+	top[1] = (lwp_child_spec){ .id = "sub",
+				   .fn = lwp_supervisor_main,
+				   .arg = &sub_spec,
+				   .restart = LWP_PERMANENT,
+				   .shutdown_ns = LWP_INFINITY };
+	top[2] = K.v[3];
+	sup = lwp_supervisor_start_link(&spec);
+	REQUIRE(sup > 0, "start_link: %s", lwp_strerror((int)sup));
+	which(sup, info, 3);
+	sub = info[1].pid;
+	CHECK(info[1].supervisor && !info[0].supervisor, "types");
+	/* started synchronously: the sub's children exist already */
+	CHECK_RC(lwp_supervisor_count_children(sub, &k), 0);
+	CHECK(k.active == 2, "sub has %zu running", k.active);
+	CHECK_RC(lwp_supervisor_count_children(sup, &k), 0);
+	CHECK(k.supervisors == 1 && k.workers == 2, "top counts");
+	for (int i = 0; i < 4; i++)
+		pids[i] = up_of(i);
+	/* the sub restarts its own (one_for_all: both) */
+	crash(pids[2], 1);
+	CHECK_RC(next_idx(DIED), 2);
+	CHECK_RC(next_idx(DIED), 1);
+	pids[1] = up_of(1);
+	pids[2] = up_of(2);
+	which(sup, info, 3);
+	CHECK(info[1].pid == sub, "the top restarted the sub");
+	/* the sub gives up; the top restarts it, with new children */
+	crash(pids[1], 1);
+	CHECK_RC(next_idx(DIED), 1);
+	CHECK_RC(next_idx(DIED), 2);
+	pids[1] = up_of(1);
+	pids[2] = up_of(2);
+	which(sup, info, 3);
+	CHECK(info[1].pid != sub && info[1].pid > 0, "sub restarted");
+	CHECK(!lwp_is_alive(sub), "the old sub lives");
+	CHECK(lwp_is_alive(pids[0]) && lwp_is_alive(pids[3]), "the others");
+	/* orderly: kid3, then the sub's (kid2, kid1), then kid0 */
+	CHECK_RC(lwp_supervisor_stop(sup), 0);
+	CHECK_RC(next_idx(DIED), 3);
+	CHECK_RC(next_idx(DIED), 2);
+	CHECK_RC(next_idx(DIED), 1);
+	CHECK_RC(next_idx(DIED), 0);
+	no_more_news();
+}
+
+Test(supervisor, nested_supervisors)
+{
+	t_watchdog(30, "nested");
+	T_RUN(NULL, nested, NULL);
+}
+
+/* ---- bad input ---------------------------------------------------------------- */
+
+static void idle(void *arg)
+{
+	(void)arg;
+	lwp_msg_free(RECV_TAG(GO));
+}
+
+/* Every call of the API on sup must give err. */
+static void calls_fail(lwp_pid sup, int err)
+{
+	lwp_child_info info[2];
+	lwp_child_counts k;
+	char id[16];
+	lwp_child_spec c = kid_spec(id, sizeof(id), 0, LWP_PERMANENT);
+
+	CHECK_RC(lwp_supervisor_stop(sup), err);
+	CHECK_RC(lwp_supervisor_start_child(sup, &c), err);
+	CHECK_RC(lwp_supervisor_terminate_child(sup, "kid0"), err);
+	CHECK_RC(lwp_supervisor_restart_child(sup, "kid0"), err);
+	CHECK_RC(lwp_supervisor_delete_child(sup, "kid0"), err);
+	CHECK_RC(lwp_supervisor_which_children(sup, info, 2), err);
+	CHECK_RC(lwp_supervisor_count_children(sup, &k), err);
+}
+
+/* Spoil spec (child c[0]) the i-th way and return the error it must give;
+ * 1 past the last. */
+static int spoil(int i, lwp_sup_spec *s, lwp_child_spec *c, const char *l)
+{
+	switch (i) {
+	case 0: s->strategy = (lwp_sup_strategy)3; return LWP_EINVAL;
+	case 1: s->strategy = (lwp_sup_strategy)-1; return LWP_EINVAL;
+	case 2:
+		s->intensity = LWP_SUP_INTENSITY_MAX + 1;
+		s->period_ns = SEC;
+		return LWP_EINVAL;
+	case 3: s->intensity = 5; return LWP_EINVAL; /* period 0 */
+	case 4: s->period_ns = -SEC; return LWP_EINVAL;
+	case 5: s->period_ns = LWP_SUP_PERIOD_MAX + 1; return LWP_EINVAL;
+	case 6: s->children = NULL; return LWP_EINVAL;
+	case 7: c->fn = NULL; return LWP_EINVAL;
+	case 8: c->id = NULL; return LWP_ENAME;
+	case 9: c->id = ""; return LWP_ENAME;
+	case 10: c->id = l; return LWP_ENAME;
+	case 11: c->restart = (lwp_restart)3; return LWP_EINVAL;
+	case 12: c->shutdown_ns = -5; return LWP_EINVAL;
+	case 13: c->opts.stack_size = 1; return LWP_EINVAL;
+	case 14: c->opts.scheduler = LWP_ON_SCHEDULER(999); return LWP_EINVAL;
+	case 15: c->fn = lwp_supervisor_main; return LWP_EINVAL; /* arg NULL */
+	case 16: s->nchildren = 2; c[1] = c[0]; return LWP_EDUPCHILD;
+	}
+	return 1;
+}
+
+static void bad_specs(void *arg)
+{
+	char long_id[LWP_NAME_MAX + 2];
+	int err;
+
+	(void)arg;
+	begin();
+	memset(long_id, 'x', sizeof(long_id) - 1);
+	long_id[sizeof(long_id) - 1] = 0;
+	CHECK_RC(lwp_supervisor_start_link(NULL), LWP_EINVAL);
+	CHECK_RC(lwp_supervisor_run(NULL), LWP_EINVAL);
+	for (int i = 0;; i++) {
+		lwp_child_spec c[2];
+		char id[16];
+		lwp_sup_spec spec = { .children = c, .nchildren = 1 };
+		c[0] = kid_spec(id, sizeof(id), 0, LWP_PERMANENT);
+		err = spoil(i, &spec, c, long_id);
+		if (err > 0)
+			break;
+		CHECK_RC(lwp_supervisor_start_link(&spec), err);
+		CHECK_RC(lwp_supervisor_run(&spec), err);
+		if (spec.nchildren == 1 && err != LWP_EDUPCHILD) {
+			/* the same child spec, added at run time */
+			lwp_pid sup = start_sup(&K, 0, LWP_ONE_FOR_ONE, 1, SEC);
+			if (i >= 7)
+				CHECK_RC(lwp_supervisor_start_child(sup, c),
+					 err);
+			CHECK_RC(lwp_supervisor_stop(sup), 0);
+		}
+	}
+	CHECK(lwp_trap_exits(false) == 0, "run left exits trapped");
+	no_more_news();
+}
+
+Test(supervisor, bad_specs)
+{
+	t_watchdog(30, "bad_specs");
+	T_RUN(NULL, bad_specs, NULL);
+}
+
+static void bad_calls(void *arg)
+{
+	lwp_pid pids[1], sup, plain, dead;
+	lwp_child_info info[1];
+
+	(void)arg;
+	begin();
+	make_kids(&K, 1, LWP_PERMANENT);
+	sup = start_kids(&K, 1, LWP_ONE_FOR_ONE, 1, SEC, pids);
+	plain = lwp_spawn(idle, NULL);
+	dead = start_sup(&K, 0, LWP_ONE_FOR_ONE, 1, SEC);
+	CHECK_RC(lwp_supervisor_stop(dead), 0);
+	calls_fail(dead, LWP_ENOPROC);
+	calls_fail(plain, LWP_ENOTSUP);
+	calls_fail(lwp_self(), LWP_EINVAL);
+	calls_fail(pids[0], LWP_ENOTSUP); /* a child is no supervisor */
+	calls_fail(0, LWP_EBADPID);
+	calls_fail(-7, LWP_EBADPID);
+	CHECK_RC(lwp_supervisor_terminate_child(sup, NULL), LWP_ENAME);
+	CHECK_RC(lwp_supervisor_restart_child(sup, ""), LWP_ENAME);
+	CHECK_RC(lwp_supervisor_delete_child(sup, "no such kid"), LWP_ENOCHILD);
+	CHECK_RC(lwp_supervisor_start_child(sup, NULL), LWP_EINVAL);
+	CHECK_RC(lwp_supervisor_which_children(sup, NULL, 1), LWP_EINVAL);
+	CHECK_RC(lwp_supervisor_count_children(sup, NULL), LWP_EINVAL);
+	CHECK_RC(lwp_supervisor_which_children(sup, info, 1), 1);
+	CHECK(info[0].pid == pids[0], "the child survived the bad calls");
+	CHECK_RC(lwp_send(plain, GO, NULL, 0), 0);
+	CHECK_RC(lwp_supervisor_stop(sup), 0);
+	CHECK_RC(next_idx(DIED), 0);
+	no_more_news();
+}
+
+Test(supervisor, bad_calls)
+{
+	t_watchdog(30, "bad_calls");
+	T_RUN(NULL, bad_calls, NULL);
+}
+
+static void *foreign(void *arg)
+{
+	calls_fail(*(lwp_pid *)arg, LWP_ENOTPROC);
+	CHECK_RC(lwp_supervisor_run(&(lwp_sup_spec){ 0 }), LWP_ENOTPROC);
+	CHECK_RC(lwp_supervisor_start_link(&(lwp_sup_spec){ 0 }),
+		 LWP_ENOTPROC);
+	return NULL;
+}
+
+static void from_a_thread(void *arg)
+{
+	lwp_pid sup;
+	pthread_t t;
+
+	(void)arg;
+	begin();
+	sup = start_sup(&K, 0, LWP_ONE_FOR_ONE, 1, SEC);
+	REQUIRE(pthread_create(&t, NULL, foreign, &sup) == 0, "thread");
+	/* joined from a process: ok, the thread makes no lwp call that
+	 * waits for this one */
+	pthread_join(t, NULL);
+	CHECK_RC(lwp_supervisor_stop(sup), 0);
+}
+
+Test(supervisor, calls_outside_a_process)
+{
+	lwp_pid nobody = 1;
+
+	t_watchdog(30, "from_a_thread");
+	/* before the runtime runs */
+	calls_fail(nobody, LWP_ENOTPROC);
+	cr_assert_eq(lwp_supervisor_run(&(lwp_sup_spec){ 0 }), LWP_ENOTPROC);
+	cr_assert_eq(lwp_supervisor_start_link(&(lwp_sup_spec){ 0 }),
+		     LWP_ENOTPROC);
+	T_CHECKED();
+	/* from a foreign thread while it runs */
+	T_RUN(NULL, from_a_thread, NULL);
+}
+
+Test(supervisor, error_codes_have_names)
+{
+	const int codes[] = { LWP_ENOTSUP, LWP_ENOCHILD, LWP_EDUPCHILD,
+			      LWP_ECHILDRUNNING };
+
+	for (size_t i = 0; i < ARRAY_SIZE(codes); i++)
+		cr_assert_str_neq(lwp_strerror(codes[i]), lwp_strerror(-1000));
+}
+
+/* ---- failing starts ------------------------------------------------------------- */
+
+/* A start that cannot spawn its third child (the process limit) fails
+ * cleanly: the two started are terminated (last first), the caller gets
+ * the error and no exit signal, and nothing is left. */
+static void start_fails(void *arg)
+{
+	lwp_msg *m;
+	int64_t end;
+
+	(void)arg;
+	begin();
+	lwp_trap_exits(true);
+	make_kids(&K, 3, LWP_PERMANENT);
+	CHECK_RC(lwp_supervisor_start_link(&(lwp_sup_spec){
+			 .children = K.v, .nchildren = 3 }),
+		 LWP_ELIMIT);
+	(void)up_of(0);
+	(void)up_of(1);
+	CHECK_RC(next_idx(DIED), 1);
+	CHECK_RC(next_idx(DIED), 0);
+	end = lwp_now() + T_WAIT;
+	while (lwp_process_count() > 1) {
+		REQUIRE(lwp_now() < end, "the failed supervisor lingers");
+		lwp_sleep(100000);
+	}
+	m = lwp_receive_tag(LWP_TAG_EXIT, 0);
+	CHECK(m == NULL, "an exit signal from a supervisor that failed");
+	lwp_msg_free(m);
+	/* and in the calling process (one process fewer): the error, exits
+	 * trapped or not as before */
+	lwp_trap_exits(false);
+	make_kids(&K, 4, LWP_PERMANENT);
+	CHECK_RC(lwp_supervisor_run(&(lwp_sup_spec){ .children = K.v,
+						      .nchildren = 4 }),
+		 LWP_ELIMIT);
+	for (int i = 0; i < 3; i++)
+		(void)up_of(i);
+	CHECK_RC(next_idx(DIED), 2);
+	CHECK_RC(next_idx(DIED), 1);
+	CHECK_RC(next_idx(DIED), 0);
+	CHECK_RC(lwp_trap_exits(false), 0);
+	no_more_news();
+}
+
+Test(supervisor, a_start_that_cannot_spawn_fails_cleanly)
+{
+	/* this process, the supervisor, two kids */
+	lwp_config cfg = { .max_procs = 4 };
+
+	t_watchdog(30, "start_fails");
+	T_RUN(&cfg, start_fails, NULL);
+}
+
+/* A restart that cannot start is retried, and each retry counts: a child
+ * supervisor whose spec has turned bad fails every time, until its
+ * parent reaches its intensity and gives up. */
+static void retries(void *arg)
+{
+	lwp_child_spec top[1] = { {
+		.id = "sub",
+		.fn = lwp_supervisor_main,
+		.arg = &sub_spec,
+		.restart = LWP_PERMANENT,
+		.shutdown_ns = LWP_INFINITY,
+	} };
+	lwp_child_info info[1];
+	lwp_pid sup;
+	lwp_ref ref;
+	lwp_reason r;
+
+	(void)arg;
+	begin();
+	lwp_trap_exits(true);
+	make_kids(&K, 1, LWP_PERMANENT);
+	sub_spec = (lwp_sup_spec){ .children = K.v, .nchildren = 1 };
+	sup = lwp_supervisor_start_link(&(lwp_sup_spec){
+		.intensity = 3, .period_ns = 60 * SEC, .children = top,
+		.nchildren = 1 });
+	REQUIRE(sup > 0, "start_link: %s", lwp_strerror((int)sup));
+	(void)up_of(0);
+	which(sup, info, 1);
+	/* ordered before the restart by the messages between */
+	sub_spec.strategy = (lwp_sup_strategy)42;
+	ref = lwp_monitor(info[0].pid);
+	CHECK_RC(lwp_kill(info[0].pid, 3), 0);
+	CHECK(down_of(ref) == 3, "the sub's reason");
+	CHECK_RC(next_idx(DIED), 0);
+	r = exit_of(sup);
+	CHECK(r.code == LWP_EXIT_SHUTDOWN &&
+		      strcmp(r.text, "reached_max_restart_intensity") == 0,
+	      "reason %d %s", r.code, r.text);
+	no_more_news();
+}
+
+Test(supervisor, failed_restarts_are_retried_and_counted)
+{
+	t_watchdog(30, "retries");
+	T_RUN(NULL, retries, NULL);
 }
