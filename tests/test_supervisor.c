@@ -12,6 +12,7 @@
  */
 #include <inttypes.h>
 #include <pthread.h>
+#include <time.h>
 
 #include "test_common.h"
 
@@ -1116,4 +1117,146 @@ Test(supervisor, failed_restarts_are_retried_and_counted)
 {
 	t_watchdog(30, "retries");
 	T_RUN(NULL, retries, NULL);
+}
+
+/* ---- crash storm ------------------------------------------------------------------ */
+
+/*
+ * Hundreds of kids on two schedulers crash at random (seeded; LWP_SEED
+ * replays) for many rounds under one_for_one: by message with random
+ * reasons, or killed outright.  Some rounds also crash a kid and
+ * terminate it at once through the supervisor, then restart it.  Checks:
+ * every crash is followed by exactly one restart (one UP, a new pid); a
+ * kid the supervisor terminated is not started again until restart_child
+ * (at most the one restart of a crash that came first, which the
+ * termination then ends); at the end every kid runs under the pid it last
+ * reported, and no UP is left over.
+ */
+#define STORM_KIDS   200
+#define STORM_ROUNDS (3000 / T_SLOW)
+#define STORM_BURST  16
+
+static uint64_t storm_seed;
+static long storm_restarts;
+
+/* The DIEDs so far: the storm does not look at them. */
+static void drop_died(void)
+{
+	lwp_msg *m;
+
+	while ((m = lwp_receive_tag(DIED, 0)))
+		lwp_msg_free(m);
+}
+
+static void storm_round(lwp_pid sup, lwp_pid *pids, uint64_t *rng)
+{
+	static const int codes[] = { 1, 2, LWP_EXIT_SHUTDOWN, LWP_EXIT_NORMAL };
+	bool victim[STORM_KIDS] = { false };
+	int nv = 1 + (int)(t_rand(rng) % STORM_BURST), waiting = 0;
+	int t = -1, t_extra = 0;
+	lwp_pid t_final = 0;
+
+	for (int i = 0; i < nv; i++) {
+		int v = (int)(t_rand(rng) % STORM_KIDS);
+		if (victim[v])
+			continue;
+		victim[v] = true;
+		waiting++;
+		if (t_rand(rng) % 4 == 0)
+			CHECK_RC(lwp_kill(pids[v], LWP_EXIT_KILL), 0);
+		else
+			crash(pids[v], codes[t_rand(rng) % ARRAY_SIZE(codes)]);
+	}
+	if (t_rand(rng) % 4 == 0) {
+		char id[16];
+		t = (int)(t_rand(rng) % STORM_KIDS);
+		if (victim[t]) {
+			t = -1;
+		} else {
+			snprintf(id, sizeof(id), "kid%d", t);
+			if (t_rand(rng) % 2)
+				crash(pids[t], 1);
+			CHECK_RC(lwp_supervisor_terminate_child(sup, id), 0);
+			CHECK(!lwp_is_alive(pids[t]), "terminated kid %d", t);
+			t_final = lwp_supervisor_restart_child(sup, id);
+			CHECK(t_final > 0, "restart_child: %s",
+			      lwp_strerror((int)t_final));
+			waiting++;
+		}
+	}
+	while (waiting) {
+		lwp_msg *m = RECV_TAG(UP);
+		int idx;
+		memcpy(&idx, m->data, sizeof(idx));
+		storm_restarts++;
+		if (idx == t && m->from == t_final) {
+			pids[idx] = m->from;
+			waiting--;
+		} else if (idx == t) {
+			/* the crash's restart, before the termination */
+			CHECK(t_extra++ == 0 && !lwp_is_alive(m->from),
+			      "kid %d restarted after its termination (seed "
+			      "%" PRIu64 ")",
+			      idx, storm_seed);
+		} else {
+			CHECK(idx >= 0 && idx < STORM_KIDS && victim[idx],
+			      "kid %d restarted, never crashed (seed %" PRIu64
+			      ")",
+			      idx, storm_seed);
+			CHECK(m->from != pids[idx], "an old pid");
+			victim[idx] = false;
+			pids[idx] = m->from;
+			waiting--;
+		}
+		lwp_msg_free(m);
+	}
+	drop_died();
+}
+
+static void storm(void *arg)
+{
+	static lwp_child_info info[STORM_KIDS];
+	lwp_pid pids[STORM_KIDS], sup;
+	uint64_t rng = storm_seed;
+
+	(void)arg;
+	begin();
+	make_kids(&K, STORM_KIDS, LWP_PERMANENT);
+	sup = start_kids(&K, STORM_KIDS, LWP_ONE_FOR_ONE,
+			 LWP_SUP_INTENSITY_MAX, 60 * SEC, pids);
+	for (int r = 0; r < STORM_ROUNDS; r++)
+		storm_round(sup, pids, &rng);
+	which(sup, info, STORM_KIDS);
+	for (int i = 0; i < STORM_KIDS; i++)
+		CHECK(info[i].pid == pids[i] && lwp_is_alive(pids[i]),
+		      "kid %d is not the one that reported (seed %" PRIu64 ")",
+		      i, storm_seed);
+	{
+		lwp_msg *m = lwp_receive_tag(UP, 0);
+		CHECK(m == NULL, "an UP too many (seed %" PRIu64 ")",
+		      storm_seed);
+		lwp_msg_free(m);
+	}
+	fprintf(stderr, "crash_storm: %ld restarts in %d rounds\n",
+		storm_restarts, STORM_ROUNDS);
+	CHECK_RC(lwp_supervisor_stop(sup), 0);
+	for (int i = 0; i < STORM_KIDS; i++)
+		CHECK(!lwp_is_alive(pids[i]), "kid %d outlived the stop", i);
+	drop_died();
+}
+
+Test(supervisor, crash_storm)
+{
+	lwp_config cfg = { .schedulers = 2 };
+	const char *env = getenv("LWP_SEED");
+
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	storm_seed = env ? strtoull(env, NULL, 0) :
+			   (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	storm_seed |= 1;
+	fprintf(stderr, "crash_storm: seed %" PRIu64 "\n", storm_seed);
+	t_watchdog(240, "crash_storm, seed %" PRIu64, storm_seed);
+	T_RUN(&cfg, storm, NULL);
 }
