@@ -96,10 +96,10 @@ enum {
 	LWP_ETIMEDOUT = -13,   /* a receive timed out (see lwp_last_error()) */
 	LWP_ESYS =
 		-14, /* the operating system refused (thread, mmap, signal) */
-	LWP_ENOTIMER = -15, /* no such timer: it fired or was cancelled */
-	LWP_ENOTSUP = -16,  /* the process is not a supervisor */
-	LWP_ENOCHILD = -17, /* the supervisor has no child with that id */
-	LWP_EDUPCHILD = -18, /* the supervisor has a child with that id */
+	LWP_ENOTIMER = -15,	 /* no such timer: it fired or was cancelled */
+	LWP_ENOTSUP = -16,	 /* the process is not a supervisor */
+	LWP_ENOCHILD = -17,	 /* the supervisor has no child with that id */
+	LWP_EDUPCHILD = -18,	 /* the supervisor has a child with that id */
 	LWP_ECHILDRUNNING = -19, /* the child is running (restart, delete) */
 };
 

@@ -35,8 +35,7 @@ static lwp_pid bench;
 static int64_t *samples;
 static long nsamples;
 
-static void quiet(lwp_pid pid, const char *name, const lwp_reason *r,
-		  void *ctx)
+static void quiet(lwp_pid pid, const char *name, const lwp_reason *r, void *ctx)
 {
 	(void)pid, (void)name, (void)r, (void)ctx;
 }
@@ -61,8 +60,9 @@ static lwp_pid ready(void)
 
 static void run(void *arg)
 {
-	const lwp_child_spec c = {
-		.id = "child", .fn = child, .restart = LWP_PERMANENT };
+	const lwp_child_spec c = { .id = "child",
+				   .fn = child,
+				   .restart = LWP_PERMANENT };
 	const lwp_sup_spec spec = {
 		.strategy = LWP_ONE_FOR_ONE,
 		.intensity = LWP_SUP_INTENSITY_MAX,
@@ -113,9 +113,8 @@ static int measure(unsigned scheds)
 	qsort(samples, (size_t)nsamples, sizeof(*samples), cmp);
 	printf("# sup-restart, %u scheduler(s): median %lld ns, min %lld, "
 	       "max %lld, %ld restarts\n",
-	       scheds, (long long)samples[nsamples / 2],
-	       (long long)samples[0], (long long)samples[nsamples - 1],
-	       nsamples);
+	       scheds, (long long)samples[nsamples / 2], (long long)samples[0],
+	       (long long)samples[nsamples - 1], nsamples);
 	printf("RESULT sup-restart %lld ns %ld\n",
 	       (long long)samples[nsamples / 2], nsamples);
 	return 0;

@@ -331,8 +331,7 @@ static void terminate(struct child *c)
 		drop_exit(pid);
 		return;
 	}
-	if (c->spec.shutdown_ns == 0 ||
-	    lwp_kill(pid, LWP_EXIT_SHUTDOWN) != 0 ||
+	if (c->spec.shutdown_ns == 0 || lwp_kill(pid, LWP_EXIT_SHUTDOWN) != 0 ||
 	    !await_down(ref, c->spec.shutdown_ns)) {
 		(void)lwp_kill(pid, LWP_EXIT_KILL);
 		(void)await_down(ref, LWP_INFINITY);
@@ -360,8 +359,7 @@ static void terminate_from(struct sup *s, size_t from, bool mark)
  * now, as OTP's try_again_restart. */
 static void queue_retry(struct sup *s)
 {
-	if (!s->retry_queued &&
-	    lwp_send(lwp_self(), TAG_RETRY, NULL, 0) == 0)
+	if (!s->retry_queued && lwp_send(lwp_self(), TAG_RETRY, NULL, 0) == 0)
 		s->retry_queued = true;
 }
 
@@ -404,7 +402,8 @@ static void count_restart(struct sup *s)
 		s->nrestarts--;
 	}
 	if (s->nrestarts == s->intensity)
-		shut_down(s, LWP_EXIT_SHUTDOWN, "reached_max_restart_intensity");
+		shut_down(s, LWP_EXIT_SHUTDOWN,
+			  "reached_max_restart_intensity");
 	s->restarts[(s->first + s->nrestarts) % s->intensity] = now;
 	s->nrestarts++;
 }
@@ -856,8 +855,7 @@ int lwp_supervisor_delete_child(lwp_pid sup, const char *id)
 	return (int)call_id(sup, OP_DELETE_CHILD, id);
 }
 
-long lwp_supervisor_which_children(lwp_pid sup, lwp_child_info *out,
-				   size_t cap)
+long lwp_supervisor_which_children(lwp_pid sup, lwp_child_info *out, size_t cap)
 {
 	struct call c = { .op = OP_WHICH_CHILDREN };
 	int64_t n;

@@ -82,7 +82,8 @@ static void crasher(void *arg)
 			CHECK_RC(lwp_send(c->pids[i], CRASH, NULL, 0), 0);
 			break;
 		case 1:
-			CHECK_RC(lwp_kill(c->pids[i], 2 + (int)smp_below(&rng, 5)),
+			CHECK_RC(lwp_kill(c->pids[i],
+					  2 + (int)smp_below(&rng, 5)),
 				 0);
 			break;
 		default:
@@ -110,8 +111,7 @@ static void caller(void *arg)
 	}
 }
 
-static void quiet(lwp_pid pid, const char *name, const lwp_reason *r,
-		  void *ctx)
+static void quiet(lwp_pid pid, const char *name, const lwp_reason *r, void *ctx)
 {
 	(void)pid, (void)name, (void)r, (void)ctx;
 }

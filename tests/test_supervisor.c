@@ -21,12 +21,12 @@
 TestSuite(supervisor, .timeout = 120);
 
 enum {
-	UP = 1,	     /* a kid started: int index */
-	DIED,	     /* a kid is ending: int index */
-	CRASH,	     /* to a kid: exit with the int code in the payload */
-	CLEANED,     /* a trapping kid cleaned up after a shutdown */
-	SUP_PID,     /* a helper tells the test its supervisor's pid */
-	GO,	     /* a helper may go on */
+	UP = 1,	 /* a kid started: int index */
+	DIED,	 /* a kid is ending: int index */
+	CRASH,	 /* to a kid: exit with the int code in the payload */
+	CLEANED, /* a trapping kid cleaned up after a shutdown */
+	SUP_PID, /* a helper tells the test its supervisor's pid */
+	GO,	 /* a helper may go on */
 	MAX_KIDS = 512,
 };
 
@@ -68,7 +68,8 @@ static void kid(void *arg)
 		if (m->tag == LWP_TAG_EXIT && kinds[idx] == CLEANS_UP) {
 			code = lwp_exit_info_of(m)->reason.code;
 			lwp_msg_free(m);
-			CHECK_RC(lwp_send(collector, CLEANED, &idx, sizeof(idx)),
+			CHECK_RC(lwp_send(collector, CLEANED, &idx,
+					  sizeof(idx)),
 				 0);
 			lwp_exit(code);
 		}
@@ -868,26 +869,59 @@ static void calls_fail(lwp_pid sup, int err)
 static int spoil(int i, lwp_sup_spec *s, lwp_child_spec *c, const char *l)
 {
 	switch (i) {
-	case 0: s->strategy = (lwp_sup_strategy)3; return LWP_EINVAL;
-	case 1: s->strategy = (lwp_sup_strategy)-1; return LWP_EINVAL;
+	case 0:
+		s->strategy = (lwp_sup_strategy)3;
+		return LWP_EINVAL;
+	case 1:
+		s->strategy = (lwp_sup_strategy)-1;
+		return LWP_EINVAL;
 	case 2:
 		s->intensity = LWP_SUP_INTENSITY_MAX + 1;
 		s->period_ns = SEC;
 		return LWP_EINVAL;
-	case 3: s->intensity = 5; return LWP_EINVAL; /* period 0 */
-	case 4: s->period_ns = -SEC; return LWP_EINVAL;
-	case 5: s->period_ns = LWP_SUP_PERIOD_MAX + 1; return LWP_EINVAL;
-	case 6: s->children = NULL; return LWP_EINVAL;
-	case 7: c->fn = NULL; return LWP_EINVAL;
-	case 8: c->id = NULL; return LWP_ENAME;
-	case 9: c->id = ""; return LWP_ENAME;
-	case 10: c->id = l; return LWP_ENAME;
-	case 11: c->restart = (lwp_restart)3; return LWP_EINVAL;
-	case 12: c->shutdown_ns = -5; return LWP_EINVAL;
-	case 13: c->opts.stack_size = 1; return LWP_EINVAL;
-	case 14: c->opts.scheduler = LWP_ON_SCHEDULER(999); return LWP_EINVAL;
-	case 15: c->fn = lwp_supervisor_main; return LWP_EINVAL; /* arg NULL */
-	case 16: s->nchildren = 2; c[1] = c[0]; return LWP_EDUPCHILD;
+	case 3:
+		s->intensity = 5;
+		return LWP_EINVAL; /* period 0 */
+	case 4:
+		s->period_ns = -SEC;
+		return LWP_EINVAL;
+	case 5:
+		s->period_ns = LWP_SUP_PERIOD_MAX + 1;
+		return LWP_EINVAL;
+	case 6:
+		s->children = NULL;
+		return LWP_EINVAL;
+	case 7:
+		c->fn = NULL;
+		return LWP_EINVAL;
+	case 8:
+		c->id = NULL;
+		return LWP_ENAME;
+	case 9:
+		c->id = "";
+		return LWP_ENAME;
+	case 10:
+		c->id = l;
+		return LWP_ENAME;
+	case 11:
+		c->restart = (lwp_restart)3;
+		return LWP_EINVAL;
+	case 12:
+		c->shutdown_ns = -5;
+		return LWP_EINVAL;
+	case 13:
+		c->opts.stack_size = 1;
+		return LWP_EINVAL;
+	case 14:
+		c->opts.scheduler = LWP_ON_SCHEDULER(999);
+		return LWP_EINVAL;
+	case 15:
+		c->fn = lwp_supervisor_main;
+		return LWP_EINVAL; /* arg NULL */
+	case 16:
+		s->nchildren = 2;
+		c[1] = c[0];
+		return LWP_EDUPCHILD;
 	}
 	return 1;
 }
@@ -974,8 +1008,7 @@ static void *foreign(void *arg)
 {
 	calls_fail(*(lwp_pid *)arg, LWP_ENOTPROC);
 	CHECK_RC(lwp_supervisor_run(&(lwp_sup_spec){ 0 }), LWP_ENOTPROC);
-	CHECK_RC(lwp_supervisor_start_link(&(lwp_sup_spec){ 0 }),
-		 LWP_ENOTPROC);
+	CHECK_RC(lwp_supervisor_start_link(&(lwp_sup_spec){ 0 }), LWP_ENOTPROC);
 	return NULL;
 }
 
@@ -1032,8 +1065,8 @@ static void start_fails(void *arg)
 	begin();
 	lwp_trap_exits(true);
 	make_kids(&K, 3, LWP_PERMANENT);
-	CHECK_RC(lwp_supervisor_start_link(&(lwp_sup_spec){
-			 .children = K.v, .nchildren = 3 }),
+	CHECK_RC(lwp_supervisor_start_link(
+			 &(lwp_sup_spec){ .children = K.v, .nchildren = 3 }),
 		 LWP_ELIMIT);
 	(void)up_of(0);
 	(void)up_of(1);
@@ -1051,8 +1084,8 @@ static void start_fails(void *arg)
 	 * trapped or not as before */
 	lwp_trap_exits(false);
 	make_kids(&K, 4, LWP_PERMANENT);
-	CHECK_RC(lwp_supervisor_run(&(lwp_sup_spec){ .children = K.v,
-						      .nchildren = 4 }),
+	CHECK_RC(lwp_supervisor_run(
+			 &(lwp_sup_spec){ .children = K.v, .nchildren = 4 }),
 		 LWP_ELIMIT);
 	for (int i = 0; i < 3; i++)
 		(void)up_of(i);
@@ -1094,9 +1127,10 @@ static void retries(void *arg)
 	lwp_trap_exits(true);
 	make_kids(&K, 1, LWP_PERMANENT);
 	sub_spec = (lwp_sup_spec){ .children = K.v, .nchildren = 1 };
-	sup = lwp_supervisor_start_link(&(lwp_sup_spec){
-		.intensity = 3, .period_ns = 60 * SEC, .children = top,
-		.nchildren = 1 });
+	sup = lwp_supervisor_start_link(&(lwp_sup_spec){ .intensity = 3,
+							 .period_ns = 60 * SEC,
+							 .children = top,
+							 .nchildren = 1 });
 	REQUIRE(sup > 0, "start_link: %s", lwp_strerror((int)sup));
 	(void)up_of(0);
 	which(sup, info, 1);
@@ -1222,8 +1256,8 @@ static void storm(void *arg)
 	(void)arg;
 	begin();
 	make_kids(&K, STORM_KIDS, LWP_PERMANENT);
-	sup = start_kids(&K, STORM_KIDS, LWP_ONE_FOR_ONE,
-			 LWP_SUP_INTENSITY_MAX, 60 * SEC, pids);
+	sup = start_kids(&K, STORM_KIDS, LWP_ONE_FOR_ONE, LWP_SUP_INTENSITY_MAX,
+			 60 * SEC, pids);
 	for (int r = 0; r < STORM_ROUNDS; r++)
 		storm_round(sup, pids, &rng);
 	which(sup, info, STORM_KIDS);
@@ -1253,8 +1287,9 @@ Test(supervisor, crash_storm)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	storm_seed = env ? strtoull(env, NULL, 0) :
-			   (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	storm_seed =
+		env ? strtoull(env, NULL, 0) :
+		      (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	storm_seed |= 1;
 	fprintf(stderr, "crash_storm: seed %" PRIu64 "\n", storm_seed);
 	t_watchdog(240, "crash_storm, seed %" PRIu64, storm_seed);
