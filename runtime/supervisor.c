@@ -774,8 +774,11 @@ static lwp_msg *call(lwp_pid sup, struct call *c, int64_t *result)
 		err = LWP_EINVAL;
 	else
 		err = check_sup(sup);
-	if (!err)
-		err = (int)(c->ref = lwp_monitor(sup)) < 0 ? (int)c->ref : 0;
+	if (!err) {
+		c->ref = lwp_monitor(sup);
+		if (c->ref < 0)
+			err = (int)c->ref;
+	}
 	if (!err) {
 		err = lwp_send(sup, TAG_CALL, c, sizeof(*c));
 		if (err)
@@ -864,7 +867,7 @@ long lwp_supervisor_which_children(lwp_pid sup, lwp_child_info *out, size_t cap)
 	if (!out && cap)
 		return LWP_EINVAL;
 	m = call(sup, &c, &n);
-	if (m && n > 0)
+	if (m && n > 0 && cap)
 		memcpy(out, m->data + sizeof(struct reply),
 		       ((size_t)n < cap ? (size_t)n : cap) * sizeof(*out));
 	lwp_msg_free(m);

@@ -102,13 +102,15 @@ static void crasher(void *arg)
 static void caller(void *arg)
 {
 	static lwp_child_info info[KIDS];
+	lwp_msg *stop;
 
 	(void)arg;
-	while (!lwp_receive_tag(STOP, 0)) {
+	while (!(stop = lwp_receive_tag(STOP, 0))) {
 		long n = lwp_supervisor_which_children(sup, info, KIDS);
 		CHECK(n == KIDS, "which_children: %ld", n);
 		atomic_fetch_add(&calls, 1);
 	}
+	lwp_msg_free(stop);
 }
 
 static void quiet(lwp_pid pid, const char *name, const lwp_reason *r, void *ctx)
