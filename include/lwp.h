@@ -704,7 +704,8 @@ LWP_API long lwp_registered(lwp_reg_entry *out, size_t cap);
  * reverse order, each with its shutdown) and exits with LWP_EXIT_SHUTDOWN
  * and the text "reached_max_restart_intensity", which its links (its
  * parent supervisor, or the process that started it) see as an exit
- * signal.  A child that cannot be spawned again (LWP_ELIMIT, LWP_ENOMEM)
+ * signal.  A child that cannot be spawned again (LWP_ELIMIT, LWP_ENOMEM,
+ * a child supervisor that cannot start)
  * counts as a restart; it is retried after the messages the supervisor
  * has queued (as OTP's try_again_restart), until it starts or the
  * intensity is reached.
@@ -744,8 +745,8 @@ LWP_API long lwp_registered(lwp_reg_entry *out, size_t cap);
  * A process is a supervisor from the moment it starts its children until
  * it exits; a call it receives while starting them waits until they are.
  *
- * The supervisor's own child table is touched by it alone: no lock, and
- * the functions below never block a supervisor on another's.
+ * A supervisor's child table is touched by that process alone (no lock):
+ * everything else goes through these calls.
  *
  * Departures from OTP: child specs have no `type` or `modules` (a child
  * whose fn is lwp_supervisor_main is a supervisor, started synchronously:
