@@ -704,11 +704,10 @@ LWP_API long lwp_registered(lwp_reg_entry *out, size_t cap);
  * reverse order, each with its shutdown) and exits with LWP_EXIT_SHUTDOWN
  * and the text "reached_max_restart_intensity", which its links (its
  * parent supervisor, or the process that started it) see as an exit
- * signal.  A child that cannot be spawned again (LWP_ELIMIT, LWP_ENOMEM,
- * a child supervisor that cannot start)
- * counts as a restart; it is retried after the messages the supervisor
- * has queued (as OTP's try_again_restart), until it starts or the
- * intensity is reached.
+ * signal.  A child that cannot be started again (LWP_ELIMIT, LWP_ENOMEM,
+ * a child supervisor that cannot start) counts as a restart; it is
+ * retried after the messages the supervisor has queued (as OTP's
+ * try_again_restart), until it starts or the intensity is reached.
  *
  * Terminating a child: with shutdown_ns 0 the supervisor kills it
  * (LWP_EXIT_KILL).  Otherwise it sends the exit signal LWP_EXIT_SHUTDOWN
