@@ -247,6 +247,26 @@ static lwp_reason exit_of(lwp_pid pid)
 
 static struct kids K; /* one test at a time: Criterion forks per test */
 
+/* T_RUN of fn, which must also run to its end: a test process linked to
+ * a supervisor that ends abnormally would otherwise die quietly, with
+ * every check it had left unmade. */
+static void (*body_fn)(void *);
+static _Atomic bool finished;
+
+static void body(void *arg)
+{
+	body_fn(arg);
+	atomic_store(&finished, true);
+}
+
+#define SUP_RUN(cfg, fn)                                                    \
+	do {                                                                \
+		body_fn = (fn);                                             \
+		T_RUN((cfg), body, NULL);                                   \
+		cr_assert(atomic_load(&finished),                           \
+			  "the test process ended early (an exit signal)"); \
+	} while (0)
+
 /* ---- strategies ---------------------------------------------------------- */
 
 static void one_for_one(void *arg)
@@ -277,7 +297,7 @@ static void one_for_one(void *arg)
 Test(supervisor, one_for_one_restarts_the_crashed_child_only)
 {
 	t_watchdog(30, "one_for_one");
-	T_RUN(NULL, one_for_one, NULL);
+	SUP_RUN(NULL, one_for_one);
 }
 
 /* one_for_all and rest_for_one: crash kid 1 of 4; `from` is the first
@@ -328,13 +348,13 @@ static void rest_for_one(void *arg)
 Test(supervisor, one_for_all_restarts_every_child)
 {
 	t_watchdog(30, "one_for_all");
-	T_RUN(NULL, one_for_all, NULL);
+	SUP_RUN(NULL, one_for_all);
 }
 
 Test(supervisor, rest_for_one_restarts_the_later_children)
 {
 	t_watchdog(30, "rest_for_one");
-	T_RUN(NULL, rest_for_one, NULL);
+	SUP_RUN(NULL, rest_for_one);
 }
 
 /* A child that ended on its own while others were being terminated for a
@@ -366,7 +386,7 @@ static void group_no_double(void *arg)
 Test(supervisor, a_child_ending_during_a_group_restart_restarts_once)
 {
 	t_watchdog(30, "group_no_double");
-	T_RUN(NULL, group_no_double, NULL);
+	SUP_RUN(NULL, group_no_double);
 }
 
 /* ---- restart types -------------------------------------------------------- */
@@ -424,7 +444,7 @@ static void restart_types(void *arg)
 Test(supervisor, restart_types_and_exit_reasons)
 {
 	t_watchdog(60, "restart_types");
-	T_RUN(NULL, restart_types, NULL);
+	SUP_RUN(NULL, restart_types);
 }
 
 /* ---- restart intensity ---------------------------------------------------- */
@@ -479,19 +499,19 @@ static void intensity_default(void *arg)
 Test(supervisor, intensity_reached_ends_the_supervisor)
 {
 	t_watchdog(30, "intensity_reached");
-	T_RUN(NULL, intensity_reached, NULL);
+	SUP_RUN(NULL, intensity_reached);
 }
 
 Test(supervisor, intensity_zero_allows_no_restart)
 {
 	t_watchdog(30, "intensity_zero");
-	T_RUN(NULL, intensity_zero, NULL);
+	SUP_RUN(NULL, intensity_zero);
 }
 
 Test(supervisor, intensity_defaults_to_one_in_five_seconds)
 {
 	t_watchdog(30, "intensity_default");
-	T_RUN(NULL, intensity_default, NULL);
+	SUP_RUN(NULL, intensity_default);
 }
 
 /* Restarts spread wider than the period never add up. */
@@ -519,7 +539,7 @@ static void window_slides(void *arg)
 Test(supervisor, intensity_window_slides)
 {
 	t_watchdog(30, "window_slides");
-	T_RUN(NULL, window_slides, NULL);
+	SUP_RUN(NULL, window_slides);
 }
 
 /* ---- shutdown --------------------------------------------------------------- */
@@ -578,7 +598,7 @@ static void shutdown_grace(void *arg)
 Test(supervisor, orderly_shutdown_with_grace_then_kill)
 {
 	t_watchdog(30, "shutdown_grace");
-	T_RUN(NULL, shutdown_grace, NULL);
+	SUP_RUN(NULL, shutdown_grace);
 }
 
 /* The parent's exit, whatever its reason, ends the supervisor in order
@@ -630,7 +650,7 @@ static void parent_exit(void *arg)
 Test(supervisor, parent_exit_shuts_it_down_with_that_reason)
 {
 	t_watchdog(30, "parent_exit");
-	T_RUN(NULL, parent_exit, NULL);
+	SUP_RUN(NULL, parent_exit);
 }
 
 /* Exit signals from strangers: an abnormal one ends it in order, a
@@ -684,7 +704,7 @@ static void strangers(void *arg)
 Test(supervisor, exit_signals_from_other_processes)
 {
 	t_watchdog(30, "strangers");
-	T_RUN(NULL, strangers, NULL);
+	SUP_RUN(NULL, strangers);
 }
 
 /* ---- dynamic children ------------------------------------------------------- */
@@ -755,7 +775,7 @@ static void dynamic(void *arg)
 Test(supervisor, dynamic_children)
 {
 	t_watchdog(30, "dynamic");
-	T_RUN(NULL, dynamic, NULL);
+	SUP_RUN(NULL, dynamic);
 }
 
 /* ---- nested supervisors ----------------------------------------------------- */
@@ -836,7 +856,7 @@ static void nested(void *arg)
 Test(supervisor, nested_supervisors)
 {
 	t_watchdog(30, "nested");
-	T_RUN(NULL, nested, NULL);
+	SUP_RUN(NULL, nested);
 }
 
 /* ---- bad input ---------------------------------------------------------------- */
@@ -963,7 +983,7 @@ static void bad_specs(void *arg)
 Test(supervisor, bad_specs)
 {
 	t_watchdog(30, "bad_specs");
-	T_RUN(NULL, bad_specs, NULL);
+	SUP_RUN(NULL, bad_specs);
 }
 
 static void bad_calls(void *arg)
@@ -1001,7 +1021,7 @@ static void bad_calls(void *arg)
 Test(supervisor, bad_calls)
 {
 	t_watchdog(30, "bad_calls");
-	T_RUN(NULL, bad_calls, NULL);
+	SUP_RUN(NULL, bad_calls);
 }
 
 static void *foreign(void *arg)
@@ -1039,7 +1059,7 @@ Test(supervisor, calls_outside_a_process)
 		     LWP_ENOTPROC);
 	T_CHECKED();
 	/* from a foreign thread while it runs */
-	T_RUN(NULL, from_a_thread, NULL);
+	SUP_RUN(NULL, from_a_thread);
 }
 
 Test(supervisor, error_codes_have_names)
@@ -1102,7 +1122,7 @@ Test(supervisor, a_start_that_cannot_spawn_fails_cleanly)
 	lwp_config cfg = { .max_procs = 4 };
 
 	t_watchdog(30, "start_fails");
-	T_RUN(&cfg, start_fails, NULL);
+	SUP_RUN(&cfg, start_fails);
 }
 
 /* A restart that cannot start is retried, and each retry counts: a child
@@ -1150,7 +1170,7 @@ static void retries(void *arg)
 Test(supervisor, failed_restarts_are_retried_and_counted)
 {
 	t_watchdog(30, "retries");
-	T_RUN(NULL, retries, NULL);
+	SUP_RUN(NULL, retries);
 }
 
 /* ---- crash storm ------------------------------------------------------------------ */
@@ -1293,5 +1313,5 @@ Test(supervisor, crash_storm)
 	storm_seed |= 1;
 	fprintf(stderr, "crash_storm: seed %" PRIu64 "\n", storm_seed);
 	t_watchdog(240, "crash_storm, seed %" PRIu64, storm_seed);
-	T_RUN(&cfg, storm, NULL);
+	SUP_RUN(&cfg, storm);
 }
