@@ -16,13 +16,15 @@
  * process that is not a supervisor instead of waiting for an answer that
  * never comes.
  *
- * Terminating a child follows OTP: monitor it, send the exit signal, wait
- * for the DOWN.  A child sends its links their exit signals before its
- * monitors their DOWNs, and signals from one process arrive in the order
- * sent, so when the DOWN is in, the child's EXIT is queued too: removing
- * it then is what keeps a child the supervisor terminated from being
- * restarted for that exit.  Pids are never reused, so no later EXIT can
- * carry that pid.
+ * Terminating a child follows OTP: monitor it, unlink it, send the exit
+ * signal, wait for the DOWN.  The unlink and the end's removal together
+ * keep a child the supervisor ended from being restarted: after the
+ * unlink, its exit
+ * signal finds no link and is dropped as it is drained, even one not yet
+ * sent (a child that had died by itself just before, whose DOWN is then
+ * the monitor's noproc, can be still on its way to telling its links);
+ * an EXIT drained before the unlink is removed once the DOWN is in.  Pids
+ * are never reused, so no later EXIT can carry that pid.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -323,25 +325,19 @@ static void terminate(struct child *c)
 	if (!pid)
 		return;
 	ref = lwp_monitor(pid);
+	(void)lwp_unlink(pid);
 	if (ref < 0) {
-		/* Out of memory for the monitor: unlink it (its exit signal
-		 * is then dropped), end it, and watch the pid (the kill
-		 * cannot be trapped, so this ends). */
-		(void)lwp_unlink(pid);
+		/* Out of memory for the monitor: end it and watch the pid
+		 * (the kill cannot be trapped, so this ends). */
 		(void)lwp_kill(pid, LWP_EXIT_KILL);
 		while (lwp_is_alive(pid))
 			(void)lwp_sleep(10000);
-		drop_exit(pid);
-		return;
-	}
-	if (c->spec.shutdown_ns == 0 ||
-	    lwp_kill(pid, LWP_EXIT_SHUTDOWN) != 0 ||
-	    !await_down(ref, c->spec.shutdown_ns)) {
+	} else if (c->spec.shutdown_ns == 0 ||
+		   lwp_kill(pid, LWP_EXIT_SHUTDOWN) != 0 ||
+		   !await_down(ref, c->spec.shutdown_ns)) {
 		(void)lwp_kill(pid, LWP_EXIT_KILL);
 		(void)await_down(ref, LWP_INFINITY);
 	}
-	/* Its EXIT came before the DOWN (one sender's signals keep their
-	 * order), so it is queued by now: no restart for this exit. */
 	drop_exit(pid);
 }
 
