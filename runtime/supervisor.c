@@ -17,14 +17,13 @@
  * never comes.
  *
  * Terminating a child follows OTP: monitor it, unlink it, send the exit
- * signal, wait for the DOWN.  The unlink and the end's removal together
- * keep a child the supervisor ended from being restarted: after the
- * unlink, its exit
- * signal finds no link and is dropped as it is drained, even one not yet
- * sent (a child that had died by itself just before, whose DOWN is then
- * the monitor's noproc, can be still on its way to telling its links);
- * an EXIT drained before the unlink is removed once the DOWN is in.  Pids
- * are never reused, so no later EXIT can carry that pid.
+ * signal, wait for the DOWN.  Two steps keep a child the supervisor
+ * ended from being restarted: after the unlink, its exit signal finds no
+ * link and is dropped as it is drained, even one not yet sent (a child
+ * that had died by itself just before, whose DOWN is then the monitor's
+ * noproc, can still be on its way to telling its links); and an EXIT
+ * drained before the unlink is removed once the DOWN is in.  Pids are
+ * never reused, so no later EXIT can carry that pid.
  */
 #include <stdlib.h>
 #include <string.h>
