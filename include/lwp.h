@@ -96,7 +96,11 @@ enum {
 	LWP_ETIMEDOUT = -13,   /* a receive timed out (see lwp_last_error()) */
 	LWP_ESYS =
 		-14, /* the operating system refused (thread, mmap, signal) */
-	LWP_ENOTIMER = -15, /* no such timer: it fired or was cancelled */
+	LWP_ENOTIMER = -15,	 /* no such timer: it fired or was cancelled */
+	LWP_ENOTSUP = -16,	 /* the process is not a supervisor */
+	LWP_ENOCHILD = -17,	 /* the supervisor has no child with that id */
+	LWP_EDUPCHILD = -18,	 /* the supervisor has a child with that id */
+	LWP_ECHILDRUNNING = -19, /* the child is running (restart, delete) */
 };
 
 /* A static, human-readable name for an LWP_E* code ("no such process"). */
@@ -741,6 +745,238 @@ LWP_API long lwp_processes(lwp_pid *out, size_t cap);
  * errno says why), LWP_ENOTRUNNING.
  */
 LWP_API long lwp_process_dump(int fd);
+
+/* ------------------------------------------------------------------------ */
+/* Supervisors                                                               */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Erlang/OTP's supervisor, in C.  A supervisor is a process that starts
+ * child processes from specifications, links to them, traps exits, and
+ * restarts children that end, by a strategy:
+ *
+ *   LWP_ONE_FOR_ONE   only the child that ended is restarted.
+ *   LWP_ONE_FOR_ALL   the other running children are terminated too, then
+ *                     all of them are restarted.
+ *   LWP_REST_FOR_ONE  the children started after it are terminated too,
+ *                     then it and they are restarted.
+ *
+ * Children are kept in start order (the spec's order, then dynamic
+ * children in the order they were added).  Terminating several goes in
+ * reverse start order; restarting several, in start order.  A child the
+ * supervisor terminates itself (for a strategy, lwp_supervisor_terminate_
+ * child, a shutdown) is never restarted for that exit.
+ *
+ * Whether a child that ended is restarted depends on its restart type:
+ *
+ *   LWP_PERMANENT  always.
+ *   LWP_TRANSIENT  only after an abnormal exit other than
+ *                  LWP_EXIT_SHUTDOWN; otherwise its spec stays, not running.
+ *   LWP_TEMPORARY  never; its spec is removed when it ends.
+ *
+ * Restart intensity: if more than `intensity` restarts happen within any
+ * `period_ns`, the supervisor gives up: it terminates its children (in
+ * reverse order, each with its shutdown) and exits with LWP_EXIT_SHUTDOWN
+ * and the text "reached_max_restart_intensity", which its links (its
+ * parent supervisor, or the process that started it) see as an exit
+ * signal.  A child that cannot be started again (LWP_ELIMIT, LWP_ENOMEM,
+ * a child supervisor that cannot start) counts as a restart; it is
+ * retried after the messages the supervisor has queued (as OTP's
+ * try_again_restart), until it starts or the intensity is reached.
+ *
+ * Terminating a child: with shutdown_ns 0 the supervisor kills it
+ * (LWP_EXIT_KILL).  Otherwise it sends the exit signal LWP_EXIT_SHUTDOWN
+ * (a child that does not trap exits ends at once, with reason shutdown; one
+ * that traps gets an EXIT message and may clean up and exit) and waits up
+ * to shutdown_ns for it to end, then kills it; LWP_INFINITY waits for
+ * ever (use it for child supervisors, which terminate their own children
+ * first).  It monitors the child meanwhile, so a child that unlinked
+ * itself is waited for too.
+ *
+ * Exit signals: a supervisor traps exits.  An EXIT from its parent (the
+ * process that started it with lwp_supervisor_start_link(), or the
+ * supervisor that started it as a child) ends it in order with that
+ * signal's reason, whatever it is (normal too, as in OTP).  An EXIT from a
+ * process that is neither a child nor the parent acts as it would on a
+ * process that does not trap exits, except that the children are
+ * terminated first: an abnormal reason ends the supervisor in order with
+ * that reason, a normal one is ignored.  LWP_EXIT_KILL ends it at once,
+ * and its children then die of their links (reason killed) unless they
+ * trap exits.
+ *
+ * Calls.  The lwp_supervisor_* functions that take a supervisor's pid are
+ * requests: a message to the supervisor and a reply matched by a unique
+ * ref (selective receive), so they work from any process, and other
+ * messages stay queued meanwhile.  The caller monitors the supervisor
+ * during the call, so one that dies gives LWP_ENOPROC instead of a hang.
+ * A call waits as long as the supervisor takes (terminating a child may
+ * take its shutdown_ns).  Common errors of every call: LWP_ENOTPROC
+ * (called outside a process: from a foreign thread), LWP_EBADPID,
+ * LWP_ENOPROC (no such process, or it died before it answered),
+ * LWP_ENOTSUP (a live process that is not a supervisor: checked before
+ * anything is sent, so no call waits on a process that will never
+ * answer), LWP_EINVAL (the caller is the supervisor itself), LWP_ENOMEM.
+ * A process is a supervisor from the moment it starts its children until
+ * it exits; a call it receives while starting them waits until they are.
+ *
+ * A supervisor's child table is touched by that process alone (no lock):
+ * everything else goes through these calls.
+ *
+ * Departures from OTP: child specs have no `type` or `modules` (a child
+ * whose fn is lwp_supervisor_main is a supervisor, started synchronously:
+ * its start returns once its own children are up); a supervisor ignores
+ * messages it does not understand (OTP logs them); under one_for_all a
+ * child that was not running (terminated, or transient and ended
+ * normally) stays stopped when the others restart.
+ */
+
+typedef enum lwp_sup_strategy {
+	LWP_ONE_FOR_ONE,
+	LWP_ONE_FOR_ALL,
+	LWP_REST_FOR_ONE,
+} lwp_sup_strategy;
+
+typedef enum lwp_restart {
+	LWP_PERMANENT,
+	LWP_TRANSIENT,
+	LWP_TEMPORARY,
+} lwp_restart;
+
+/* How to start and stop one child. */
+typedef struct lwp_child_spec {
+	/* 1..LWP_NAME_MAX bytes, unique within the supervisor; copied. */
+	const char *id;
+	/* The child runs fn(arg), spawned with opts and linked to the
+	 * supervisor.  fn lwp_supervisor_main with arg an lwp_sup_spec makes
+	 * the child a supervisor (arg, like any arg, must stay valid while
+	 * the child may be restarted). */
+	void (*fn)(void *);
+	void *arg;
+	lwp_restart restart;
+	/* How long a child asked to stop (LWP_EXIT_SHUTDOWN) may take before
+	 * it is killed: 0 kills it at once, LWP_INFINITY waits for ever. */
+	int64_t shutdown_ns;
+	lwp_spawn_opts opts;
+} lwp_child_spec;
+
+typedef struct lwp_sup_spec {
+	lwp_sup_strategy strategy;
+	/* Restarts allowed within period_ns (0..LWP_SUP_INTENSITY_MAX).  Both
+	 * zero: OTP's defaults, LWP_SUP_INTENSITY_DEFAULT restarts within
+	 * LWP_SUP_PERIOD_DEFAULT.  Otherwise period_ns is 1 ns ..
+	 * LWP_SUP_PERIOD_MAX, and intensity 0 makes the first restart one
+	 * too many. */
+	unsigned intensity;
+	int64_t period_ns;
+	/* The children, started in this order; copied at the start. */
+	const lwp_child_spec *children;
+	size_t nchildren;
+} lwp_sup_spec;
+
+#define LWP_SUP_INTENSITY_DEFAULT 1u
+#define LWP_SUP_PERIOD_DEFAULT	  ((int64_t)5000000000) /* 5 s */
+#define LWP_SUP_INTENSITY_MAX	  1000000u
+#define LWP_SUP_PERIOD_MAX	  ((int64_t)31536000 * 1000000000) /* a year */
+
+/*
+ * Start a supervisor process linked to the caller, as supervisor:start_link:
+ * it starts spec's children in order, and only then does this return its
+ * pid.  If a child cannot be started, the children already started are
+ * terminated (reverse order), the supervisor ends without an exit signal
+ * to the caller, and the child's error is returned.  Errors: LWP_EINVAL
+ * (spec NULL, a bad strategy, restart type or shutdown_ns, fn NULL, a bad
+ * stack size or scheduler in opts, intensity or period out of range,
+ * children NULL with nchildren > 0), LWP_ENAME (an id NULL, empty or
+ * longer than LWP_NAME_MAX), LWP_EDUPCHILD (two children with one id),
+ * LWP_ENOTPROC (outside a process), LWP_ENOPROC (the supervisor was
+ * killed while starting), and a child's spawn error (LWP_ELIMIT,
+ * LWP_ENOMEM...).
+ */
+LWP_API lwp_pid lwp_supervisor_start_link(const lwp_sup_spec *spec);
+
+/*
+ * Run a supervisor in the calling process: start spec's children, then
+ * supervise them until the supervisor ends, which ends the calling
+ * process (the reasons above).  It returns only if it could not start:
+ * the errors of lwp_supervisor_start_link(), after terminating the
+ * children it had started; the caller's trap_exits setting is then as it
+ * was, and it is no longer a supervisor (calls that reached it meanwhile
+ * are answered LWP_ENOTSUP).
+ */
+LWP_API int lwp_supervisor_run(const lwp_sup_spec *spec);
+
+/*
+ * lwp_supervisor_run(arg) as a process function: for child specs (the
+ * child is then a supervisor), lwp_main() and lwp_spawn().  If the
+ * supervisor cannot start, the process exits with LWP_EXIT_SHUTDOWN and
+ * the text "failed_to_start_child" (a bad spec: "bad_spec").
+ */
+LWP_API void lwp_supervisor_main(void *spec);
+
+/*
+ * Orderly shutdown: terminate the children in reverse start order, each
+ * with its shutdown_ns, then end the supervisor with LWP_EXIT_NORMAL.
+ * Returns 0 once it has ended, or a call's error.
+ */
+LWP_API int lwp_supervisor_stop(lwp_pid sup);
+
+/*
+ * Add a child (its spec is copied) and start it at once, as
+ * supervisor:start_child.  Returns its pid, or LWP_EINVAL / LWP_ENAME for a
+ * bad spec, LWP_EDUPCHILD if the id is taken (running or not), its spawn
+ * error (the spec is then not kept), or a call's error.
+ */
+LWP_API lwp_pid lwp_supervisor_start_child(lwp_pid sup,
+					   const lwp_child_spec *spec);
+
+/*
+ * Terminate the child with that id as a shutdown would, and keep its spec
+ * (a temporary child's is removed).  0 (also if it was not running),
+ * LWP_ENAME, LWP_ENOCHILD, or a call's error.
+ */
+LWP_API int lwp_supervisor_terminate_child(lwp_pid sup, const char *id);
+
+/*
+ * Start again a child whose spec is kept but which is not running (it was
+ * terminated, or is transient and ended normally).  Does not count
+ * towards the restart intensity.  Returns its new pid, or LWP_ENAME,
+ * LWP_ENOCHILD, LWP_ECHILDRUNNING, its spawn error, or a call's error.
+ */
+LWP_API lwp_pid lwp_supervisor_restart_child(lwp_pid sup, const char *id);
+
+/* Remove the spec of a child that is not running.  0, LWP_ENAME,
+ * LWP_ENOCHILD, LWP_ECHILDRUNNING, or a call's error. */
+LWP_API int lwp_supervisor_delete_child(lwp_pid sup, const char *id);
+
+typedef struct lwp_child_info {
+	char id[LWP_NAME_MAX + 1];
+	lwp_pid pid; /* LWP_NOPID when not running */
+	lwp_restart restart;
+	bool supervisor; /* its fn is lwp_supervisor_main */
+} lwp_child_info;
+
+/*
+ * Copy up to cap children, in start order, into out, and return how many
+ * there are in all (which may exceed cap, as with snprintf); or
+ * LWP_EINVAL (out NULL with cap > 0) or a call's error.
+ */
+LWP_API long lwp_supervisor_which_children(lwp_pid sup, lwp_child_info *out,
+					   size_t cap);
+
+typedef struct lwp_child_counts {
+	size_t specs;	    /* children, running or not */
+	size_t active;	    /* running */
+	size_t supervisors; /* specs whose fn is lwp_supervisor_main */
+	size_t workers;	    /* the other specs */
+} lwp_child_counts;
+
+/* supervisor:count_children.  0, LWP_EINVAL (out NULL) or a call's error. */
+LWP_API int lwp_supervisor_count_children(lwp_pid sup, lwp_child_counts *out);
+
+/* The supervisor protocol's messages carry the tags LWP_TAG_SUP_FIRST ..
+ * LWP_TAG_MAX: other processes should not send them.  A supervisor drops
+ * any other message. */
+#define LWP_TAG_SUP_FIRST (LWP_TAG_MAX - 3)
 
 #ifdef __cplusplus
 }

@@ -41,6 +41,14 @@ const char *lwp_strerror(int err)
 		return "operating system error";
 	case LWP_ENOTIMER:
 		return "no such timer (fired or cancelled)";
+	case LWP_ENOTSUP:
+		return "not a supervisor";
+	case LWP_ENOCHILD:
+		return "no child with that id";
+	case LWP_EDUPCHILD:
+		return "a child with that id exists already";
+	case LWP_ECHILDRUNNING:
+		return "the child is running";
 	}
 	return "unknown error";
 }

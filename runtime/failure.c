@@ -45,6 +45,11 @@ struct proc_fail {
  * one does, and nothing is published through the counter. */
 static _Atomic int64_t next_ref = 1;
 
+lwp_ref failure_ref(void)
+{
+	return atomic_fetch_add_explicit(&next_ref, 1, memory_order_relaxed);
+}
+
 static struct {
 	pthread_mutex_t lock;
 	lwp_report_fn fn;
@@ -542,7 +547,7 @@ lwp_ref lwp_monitor(lwp_pid pid)
 	if (!f)
 		return leave_self(p, LWP_ENOMEM);
 	self = atomic_load(&p->pid);
-	ref = atomic_fetch_add_explicit(&next_ref, 1, memory_order_relaxed);
+	ref = failure_ref();
 	err = ties_add(&f->monitors, pid, ref);
 	if (err)
 		return leave_self(p, err);
@@ -628,11 +633,9 @@ static lwp_pid spawn_tied(void (*fn)(void *), void *arg, bool link,
 {
 	struct spawn_ties t = {
 		.link = link,
-		.monitor = ref ? atomic_fetch_add_explicit(
-					 &next_ref, 1, memory_order_relaxed) :
-				 0,
+		.monitor = ref ? failure_ref() : 0,
 	};
-	lwp_pid pid = proc_spawn_tied(fn, arg, &t);
+	lwp_pid pid = proc_spawn_tied(fn, arg, NULL, &t);
 
 	if (pid > 0 && ref)
 		*ref = t.monitor;

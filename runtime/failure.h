@@ -37,6 +37,9 @@ struct spawn_ties {
 	lwp_ref monitor; /* > 0: parent monitors the child with this ref */
 };
 
+/* A new monitor ref, unique for the runtime's life. */
+lwp_ref failure_ref(void);
+
 static inline bool msg_is_signal(const struct msg_hdr *h)
 {
 	return h->m.tag > LWP_TAG_MAX && h->m.tag < LWP_TAG_DOWN;

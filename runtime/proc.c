@@ -318,6 +318,7 @@ static void init_proc(struct proc *p, void (*fn)(void *), void *arg, int home)
 	p->home = (int16_t)home;
 	p->preempt_off = 1; /* until sched_enter: see preempt.h */
 	atomic_store_explicit(&p->resched, false, memory_order_relaxed);
+	atomic_store_explicit(&p->supervisor, false, memory_order_relaxed);
 	p->timer.fire = sched_wait_expired;
 	p->last_error = 0;
 	mailbox_open(&p->mbox);
@@ -446,9 +447,10 @@ static lwp_pid spawn(void (*fn)(void *), void *arg, const lwp_spawn_opts *opts,
 }
 
 lwp_pid proc_spawn_tied(void (*fn)(void *), void *arg,
+			const lwp_spawn_opts *opts,
 			const struct spawn_ties *ties)
 {
-	return spawn(fn, arg, NULL, ties);
+	return spawn(fn, arg, opts, ties);
 }
 
 lwp_pid lwp_spawn_opt(void (*fn)(void *), void *arg, const lwp_spawn_opts *opts)

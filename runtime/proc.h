@@ -55,6 +55,9 @@ struct proc {
 	_Atomic uint8_t after;	   /* enum proc_after: AFTER_NONE runs */
 	_Atomic bool resched; /* a preemption was deferred: yield when able */
 	_Atomic bool trap_exits;
+	/* Runs a supervisor: set by itself, read by its callers
+	 * (supervisor.c), cleared at spawn. */
+	_Atomic bool supervisor;
 	int16_t home;		   /* the scheduler it is pinned to, or -1 */
 	_Atomic uint16_t sched_id; /* the scheduler it runs or last ran on */
 	/* Not preemptible while > 0 (preempt.h); read by the preemption
@@ -144,9 +147,10 @@ struct spawn_ties;
 lwp_pid proc_spawn(void (*fn)(void *), void *arg, size_t stack_size, int home,
 		   const struct spawn_ties *ties);
 
-/* lwp_spawn() tied to the calling process (failure.c); LWP_ENOTPROC
- * outside one. */
+/* lwp_spawn_opt() tied to the calling process (failure.c, supervisor.c);
+ * LWP_ENOTPROC outside one. */
 lwp_pid proc_spawn_tied(void (*fn)(void *), void *arg,
+			const lwp_spawn_opts *opts,
 			const struct spawn_ties *ties);
 
 /* End p (the caller) with reason r; report: p ends itself abnormally, and
