@@ -41,6 +41,10 @@ const char *lwp_strerror(int err)
 		return "operating system error";
 	case LWP_ENOTIMER:
 		return "no such timer (fired or cancelled)";
+	case LWP_EBUSY:
+		return "busy (a trace is on, or being written)";
+	case LWP_ENOTSUP:
+		return "not supported by this build";
 	}
 	return "unknown error";
 }

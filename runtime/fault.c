@@ -22,6 +22,7 @@
 #include "lwp.h"
 #include "proc.h"
 #include "sched.h"
+#include "trace.h"
 
 static const int fault_signals[] = { SIGSEGV, SIGBUS };
 static struct sigaction host_action[ARRAY_SIZE(fault_signals)];
@@ -45,6 +46,7 @@ static void pass_on(int sig, siginfo_t *si, void *uc)
 			return h->sa_handler(sig);
 	}
 	/* Default action: returning re-runs the faulting instruction. */
+	trace_crash();
 	signal(sig, SIG_DFL);
 }
 

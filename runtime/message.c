@@ -16,6 +16,7 @@
 #include "proc.h"
 #include "runtime.h"
 #include "sched.h"
+#include "trace.h"
 
 /* Messages come from the scheduler's cache: not preemptible meanwhile.
  * Foreign threads use the allocator directly, running or not. */
@@ -56,6 +57,7 @@ static always_inline int post(struct sched *s, struct proc *dst,
 {
 	switch (mailbox_push(&dst->mbox, h, signal)) {
 	case PUSHED_WAKE:
+		trace_send(s, h->to, h->m.tag, true);
 		if (next)
 			sched_ready_next(s, dst);
 		else
@@ -64,6 +66,7 @@ static always_inline int post(struct sched *s, struct proc *dst,
 	case PUSH_CLOSED:
 		return LWP_ENOPROC;
 	case PUSHED:
+		trace_send(s, h->to, h->m.tag, false);
 		break;
 	}
 	return 0;
@@ -89,8 +92,10 @@ static int deliver(struct sched *s, struct proc *dst, lwp_pid to, uint64_t tag,
 		       LWP_NOPID;
 	h->m.tag = tag;
 	err = post(s, dst, h, false, true);
-	if (self)
+	if (self) {
+		store_relaxed(&s->sent, load_relaxed(&s->sent) + !err);
 		sched_charge(s, self);
+	}
 	return err;
 }
 
@@ -225,10 +230,15 @@ static lwp_msg *receive(struct sched *s, struct proc *p, lwp_match_fn match,
 			break;
 		}
 		err = sched_block(p, deadline);
+		s = sched_self(); /* p may have moved meanwhile */
 		if (err)
 			break;
 	}
 	p->last_error = m ? LWP_OK : err;
+	if (m) {
+		stats_count(&s->received);
+		trace_receive(s, m->from, m->tag);
+	}
 	return m;
 }
 

@@ -14,6 +14,7 @@
 #include "fault.h"
 #include "runtime.h"
 #include "steal.h"
+#include "trace.h"
 
 #if LWP_ASAN
 #include <sanitizer/asan_interface.h>
@@ -478,7 +479,9 @@ static bool park(struct sched *s, struct proc **out)
 	*out = find_work(s, true);
 	if (!*out && !idle_interrupted(s)) {
 		stack_trim(); /* the burst that freed them is over */
+		stats_park(s);
 		park_wait(s);
+		stats_unpark(s, atomic_load(&s->park) != PARK_SLEEPING);
 	}
 	return atomic_exchange(&s->park, PARK_AWAKE) == PARK_WOKEN;
 }
@@ -675,6 +678,7 @@ static always_inline void switch_to(struct sched *s, struct proc *p,
 	set_current(s, next);
 	store_relaxed(&p->resched, false); /* it gives way now */
 	errno_save(s, p);
+	trace_switch(s, p, next, after);
 	struct proc *prev =
 		ctx_switch(s, &p->ctx, next, p, after == AFTER_EXIT);
 	/* Possibly another thread now; whoever resumed us set current. */
@@ -787,8 +791,10 @@ void sched_wait_expired(struct timer *t)
 {
 	struct proc *p = container_of(t, struct proc, timer);
 
-	if (mailbox_unblock(&p->mbox))
+	if (mailbox_unblock(&p->mbox)) {
+		trace_timer(sched_self(), pid_of(p), 0);
 		sched_ready(sched_self(), p);
+	}
 }
 
 int sched_block(struct proc *p, int64_t deadline)
@@ -831,6 +837,7 @@ static void run(struct sched *s, struct proc *p)
 	} else {
 		set_current(s, p);
 	}
+	trace_switch(s, NULL, p, AFTER_NONE);
 	struct proc *prev = ctx_switch(s, &s->ctx, p, NULL, false);
 	finish_switch(s, prev);
 }
@@ -847,8 +854,11 @@ static void loop(struct sched *s)
 			run_due_timers(s);
 			p = pick(s);
 		}
-		if (!p)
+		if (!p) {
+			stats_idle(s, true);
 			p = idle(s);
+			stats_idle(s, false);
+		}
 		if (p)
 			run(s, p);
 	}
@@ -883,6 +893,7 @@ int sched_run(struct sched *s)
 	s->rand = 0x9e3779b97f4a7c15ull * (s->id + 1);
 	this_sched = s;
 	preempt_thread_start(s);
+	stats_sched_start(s);
 	loop(s);
 	this_sched = NULL;
 	fault_thread_stop();

@@ -25,6 +25,7 @@
 #include "proc.h"
 #include "runq.h"
 #include "stack.h"
+#include "stats.h"
 #include "timer.h"
 #include "topo.h"
 
@@ -71,10 +72,12 @@ struct cacheline_aligned sched {
 	cacheline_aligned struct proc_count count;
 	_Atomic uint64_t run_seq;
 	struct preempt_stats preempt;
+	_Atomic uint64_t sent, received; /* messages (stats.h) */
 	/* Written by other threads. */
 	cacheline_aligned _Atomic int park;
 	_Atomic bool preempt_pending; /* a preemption signal is on its way */
 	struct runq_remote remote;    /* pinned processes woken elsewhere */
+	cacheline_aligned struct sched_stats stats;
 #if LWP_TSAN
 	void *tsan_fiber;
 #endif
