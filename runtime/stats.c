@@ -259,8 +259,11 @@ static const char *name_of(lwp_pid pid, uintptr_t fn, char *buf)
  * it once the process has run a timeslice.  A process that is not
  * preempted then was at no safe point, and the handler said which it was
  * (stats_deferred); a thread blocked in a system call is not signalled,
- * and after two timeslices more the report says so, without a pid.
+ * and after a few timeslices more (a loaded machine may delay the
+ * signal) the report says so, without a pid.
  */
+#define LONG_UNKNOWN_SLICES 10
+
 void stats_check_long(struct sched *s, uint64_t run, int64_t since, int64_t now)
 {
 	struct sched_stats *st = &s->stats;
@@ -276,7 +279,7 @@ void stats_check_long(struct sched *s, uint64_t run, int64_t since, int64_t now)
 	if (atomic_load_explicit(&st->defer_run, memory_order_acquire) == run) {
 		pid = load_relaxed(&st->defer_pid);
 		code = load_relaxed(&st->defer_fn);
-	} else if (now - since < limit + 2 * rt.timeslice) {
+	} else if (now - since < limit + LONG_UNKNOWN_SLICES * rt.timeslice) {
 		return; /* the signal will say who it is */
 	}
 	st->long_run = run;

@@ -209,6 +209,18 @@ void trace_rec(struct sched *s, enum trace_type type, uint64_t arg, uint64_t a,
 	pthread_mutex_unlock(&tr.foreign_lock);
 }
 
+void trace_name(lwp_pid pid, const char *name)
+{
+	struct sched *s = sched_self();
+	size_t n = strlen(name) + 1; /* the NUL too */
+
+	for (size_t i = 0; i < n; i += 8) {
+		uint64_t w = 0;
+		memcpy(&w, name + i, n - i < 8 ? n - i : 8);
+		trace_rec(s, TR_NAME, i / 8, w, (uint64_t)pid);
+	}
+}
+
 /* ---- the JSON writer --------------------------------------------------------- */
 
 /* Scratch memory from mmap (async-signal-safe, unlike malloc). */
@@ -550,7 +562,11 @@ static void switch_in(struct writer *w, struct track *t, int tid, int64_t ns,
 static void on_switch(struct writer *w, struct track *t, int tid,
 		      const struct ev *v)
 {
-	unsigned why = (unsigned)(v->hdr >> 8);
+	unsigned why = (unsigned)(v->hdr >> 8) & 0xff;
+	struct pent *in = v->b ? pent_of(w, (lwp_pid)v->b) : NULL;
+
+	if (in && !in->fn) /* spawned before the trace began */
+		in->fn = v->hdr >> 16;
 
 	close_idle(w, t, tid, v->ns);
 	if (t->cur)
@@ -587,6 +603,19 @@ static void on_send(struct writer *w, struct track *t, int tid,
 		e->flow_track = tid;
 		e->flow_ns = v->ns;
 	}
+}
+
+/* A piece of a registered name: the arena holds the whole. */
+static void on_name(struct writer *w, const struct ev *v)
+{
+	struct pent *e = pent_of(w, (lwp_pid)v->b);
+	size_t at = (size_t)(v->hdr >> 8) * 8;
+
+	if (!e->name && w->nnames < NAMES)
+		e->name = w->names[w->nnames++];
+	if (e->name && at + 8 <= LWP_NAME_MAX + 1)
+		memcpy((char *)e->name + at, &v->a, 8);
+	e->resolved = true;
 }
 
 static void on_event(struct writer *w, struct track *t, int tid,
@@ -631,6 +660,9 @@ static void on_event(struct writer *w, struct track *t, int tid,
 		instant(w, tid, v->ns, "timer");
 		arg_pid(w, "pid", (lwp_pid)v->a, false);
 		break;
+	case TR_NAME:
+		on_name(w, v);
+		return;
 	case TR_IDLE:
 		if (!t->cur && !t->idle) {
 			slice_begin(w, tid, v->ns, "idle");
@@ -773,7 +805,8 @@ static int write_json(int fd, bool in_signal)
 	w.pmask = pow2_at_least(2 * events) - 1;
 	bytes = OUT_BUF + sizeof(struct track) * w.nt +
 		sizeof(struct ev) * events +
-		sizeof(struct pent) * (w.pmask + 1) + sizeof(*w.names) * NAMES;
+		sizeof(struct pent) * (w.pmask + 1) + sizeof(*w.names) * NAMES +
+		sizeof(struct fname) * FNCACHE;
 	mem = scratch(bytes);
 	if (!mem)
 		return LWP_ENOMEM;

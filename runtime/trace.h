@@ -36,7 +36,8 @@
 
 /* What an event records: a, b and the small arg (56 bits) of trace_rec. */
 enum trace_type {
-	TR_SWITCH,   /* a: pid out (0: the loop), b: pid in; arg: why out */
+	TR_SWITCH,   /* a: pid out (0: the loop), b: pid in; arg: why out
+		      * (8 bits), the function of the process in (48) */
 	TR_SPAWN,    /* a: the new pid, b: its function */
 	TR_EXIT,     /* a: pid, b: reason code */
 	TR_SEND,     /* a: to, b: tag; arg: 1 if it woke the receiver */
@@ -49,6 +50,8 @@ enum trace_type {
 	TR_DEFERRED, /* a: pid the preemption signal could not switch out */
 	TR_TIMER,    /* a: pid whose wait timed out, or the addressee of a
 		      * send_after timer (then b: its tag) */
+	TR_NAME,     /* a: 8 bytes of a registered name, b: its pid; arg:
+		      * which 8 (a name takes up to 8 events) */
 	TR_NTYPES
 };
 
@@ -84,8 +87,9 @@ static always_inline void trace_switch(struct sched *s, struct proc *out,
 {
 	PROBE3(switch, pid_of(out), pid_of(in), (int)why);
 	if (trace_on())
-		trace_rec(s, TR_SWITCH, why, (uint64_t)pid_of(out),
-			  (uint64_t)pid_of(in));
+		trace_rec(s, TR_SWITCH,
+			  why | (in ? (uint64_t)(uintptr_t)in->fn << 8 : 0),
+			  (uint64_t)pid_of(out), (uint64_t)pid_of(in));
 }
 
 static always_inline void trace_spawn(struct sched *s, lwp_pid pid,
@@ -161,6 +165,15 @@ static always_inline void trace_timer(struct sched *s, lwp_pid pid,
 	PROBE2(timer, pid, tag);
 	if (trace_on())
 		trace_rec(s, TR_TIMER, 0, (uint64_t)pid, tag);
+}
+
+/* pid was registered as name. */
+void trace_name(lwp_pid pid, const char *name);
+static always_inline void trace_register(lwp_pid pid, const char *name)
+{
+	PROBE2(register, pid, name);
+	if (trace_on())
+		trace_name(pid, name);
 }
 
 /* ---- the runtime's side -------------------------------------------------- */
