@@ -55,9 +55,13 @@ void lwp_msg_free(lwp_msg *m)
 static always_inline int post(struct sched *s, struct proc *dst,
 			      struct msg_hdr *h, bool signal, bool next)
 {
+	/* Read before the push: from then on h is the receiver's. */
+	lwp_pid to = h->to;
+	uint64_t tag = h->m.tag;
+
 	switch (mailbox_push(&dst->mbox, h, signal)) {
 	case PUSHED_WAKE:
-		trace_send(s, h->to, h->m.tag, true);
+		trace_send(s, to, tag, true);
 		if (next)
 			sched_ready_next(s, dst);
 		else
@@ -66,7 +70,7 @@ static always_inline int post(struct sched *s, struct proc *dst,
 	case PUSH_CLOSED:
 		return LWP_ENOPROC;
 	case PUSHED:
-		trace_send(s, h->to, h->m.tag, false);
+		trace_send(s, to, tag, false);
 		break;
 	}
 	return 0;
