@@ -84,8 +84,8 @@ int msg_post(struct sched *s, struct proc *dst, struct msg_hdr *h, bool signal,
 
 /* Hand h over to dst from the caller.  LWP_ENOPROC if dst has exited
  * meanwhile: h is still the caller's. */
-static int deliver(struct sched *s, struct proc *dst, lwp_pid to, uint64_t tag,
-		   struct msg_hdr *h)
+static always_inline int deliver(struct sched *s, struct proc *dst, lwp_pid to,
+				 uint64_t tag, struct msg_hdr *h)
 {
 	struct proc *self = s ? s->current : NULL;
 	int err;
@@ -233,8 +233,7 @@ static lwp_msg *receive(struct sched *s, struct proc *p, lwp_match_fn match,
 			err = LWP_ETIMEDOUT;
 			break;
 		}
-		err = sched_block(p, deadline);
-		s = sched_self(); /* p may have moved meanwhile */
+		err = sched_block(&s, p, deadline); /* s: where p resumed */
 		if (err)
 			break;
 	}

@@ -670,9 +670,10 @@ static always_inline void finish_switch(struct sched *s, struct proc *prev)
 }
 
 /* The caller, p, running on s, switches to next (NULL: the loop); `after`
- * says what becomes of p.  Returns when p runs again. */
-static always_inline void switch_to(struct sched *s, struct proc *p,
-				    struct proc *next, enum proc_after after)
+ * says what becomes of p.  Returns when p runs again, and where. */
+static always_inline struct sched *switch_to(struct sched *s, struct proc *p,
+					     struct proc *next,
+					     enum proc_after after)
 {
 	p->after = after;
 	set_current(s, next);
@@ -685,11 +686,13 @@ static always_inline void switch_to(struct sched *s, struct proc *p,
 	s = sched_self();
 	finish_switch(s, prev);
 	errno_restore(s, p);
+	return s;
 }
 
-static void switch_out(struct sched *s, struct proc *p, enum proc_after after)
+static struct sched *switch_out(struct sched *s, struct proc *p,
+				enum proc_after after)
 {
-	switch_to(s, p, pick(s), after);
+	return switch_to(s, p, pick(s), after);
 }
 
 void sched_enter(void *prev)
@@ -797,9 +800,9 @@ void sched_wait_expired(struct timer *t)
 	}
 }
 
-int sched_block(struct proc *p, int64_t deadline)
+int sched_block(struct sched **on, struct proc *p, int64_t deadline)
 {
-	struct sched *s = sched_self();
+	struct sched *s = *on;
 
 	/* Armed before switching out: this heap is fired only by this
 	 * thread, and never inside a switch (poll()), so not before the
@@ -809,7 +812,7 @@ int sched_block(struct proc *p, int64_t deadline)
 		if (err)
 			return err;
 	}
-	switch_out(s, p, AFTER_BLOCK);
+	*on = switch_out(s, p, AFTER_BLOCK);
 	if (deadline != TIMER_NEVER)
 		timer_cancel(&p->timer);
 	return 0;
@@ -918,7 +921,8 @@ int lwp_yield(void)
 
 int lwp_sleep(int64_t ns)
 {
-	struct proc *p = sched_current();
+	struct sched *s = sched_self();
+	struct proc *p = sched_caller(s);
 	int64_t deadline;
 	int err = 0;
 
@@ -936,7 +940,7 @@ int lwp_sleep(int64_t ns)
 	while (timer_now() < deadline && !err) {
 		mailbox_drain(&p->mbox, p->pid);
 		failure_act(p);
-		err = sched_block(p, deadline);
+		err = sched_block(&s, p, deadline);
 	}
 	preempt_enable(p);
 	return err;

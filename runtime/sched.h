@@ -122,10 +122,11 @@ void sched_ready(struct sched *s, struct proc *p);
 void sched_ready_new(struct sched *s, struct proc *p);
 
 /*
- * Block p (the caller) until a message arrives, the deadline passes
- * (TIMER_NEVER: none), or a spurious wakeup: callers re-check.
+ * Block p (the caller, running on *s) until a message arrives, the
+ * deadline passes (TIMER_NEVER: none), or a spurious wakeup: callers
+ * re-check.  *s becomes the scheduler p resumes on.
  */
-must_check int sched_block(struct proc *p, int64_t deadline);
+must_check int sched_block(struct sched **s, struct proc *p, int64_t deadline);
 /* The timer callback of every process's waits; set once, at spawn, so
  * that no scheduler firing a stale timer reads it while it is written. */
 void sched_wait_expired(struct timer *t);

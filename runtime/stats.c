@@ -284,7 +284,8 @@ void stats_check_long(struct sched *s, uint64_t run, int64_t since, int64_t now)
 	}
 	st->long_run = run;
 	stats_count(&st->long_schedules);
-	PROBE2(long_schedule, pid, now - since);
+	if (EVENT_WANTED(long_schedule))
+		PROBE2(long_schedule, pid, now - since);
 	pthread_mutex_lock(&ls.lock);
 	fn = ls.fn ? ls.fn : report_default;
 	ctx = ls.ctx;

@@ -79,6 +79,18 @@ struct ring {
 _Atomic bool trace_enabled;
 #endif
 
+/* The probes' semaphores: the kernel counts the tracers attached to each
+ * (uprobe reference counters); the section is what sys/sdt.h's notes
+ * point into.  Without probes, constant zeros. */
+#if LWP_TRACE && LWP_HAVE_SDT
+#define PROBE_DEFINE(n)                             \
+	volatile unsigned short lwp_##n##_semaphore \
+		__attribute__((section(".probes"), used));
+#else
+#define PROBE_DEFINE(n) const unsigned short lwp_##n##_semaphore;
+#endif
+PROBES(PROBE_DEFINE)
+
 /* Events per ring, and the clock. */
 #define EVENTS_MIN 16u
 #define EVENTS_MAX (1u << 28)
