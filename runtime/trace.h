@@ -32,6 +32,9 @@
  */
 #if LWP_TRACE && LWP_HAVE_SDT
 #define _SDT_HAS_SEMAPHORES 1
+/* Arguments in registers, constants too: perf reads no immediate, and the
+ * sites of a probe must all give it the same arguments. */
+#define STAP_SDT_ARG_CONSTRAINT r
 #include <sys/sdt.h>
 #define PROBE_SEMAPHORE(n) extern volatile unsigned short lwp_##n##_semaphore
 #define PROBE_WANTED(n)	   lwp_##n##_semaphore
