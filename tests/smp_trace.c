@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "lwp_config.h"
 #include "smp_common.h"
 
 #define NAME	"smp_trace"
@@ -156,6 +157,10 @@ int main(int argc, char **argv)
 	lwp_config cfg;
 
 	smp_init(argc, argv, NAME);
+	if (!LWP_TRACE) {
+		printf("%s: built with -Dtrace=disabled: skipped\n", NAME);
+		return 77; /* meson's SKIP */
+	}
 	if (smp.scheds > LWP_SCHEDULERS_MAX / 64) {
 		fprintf(stderr, "%s: at most %u schedulers\n", NAME,
 			LWP_SCHEDULERS_MAX / 64);

@@ -10,7 +10,11 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "lwp_config.h"
 #include "test_common.h"
+
+/* Built with -Dtrace=disabled, only the statistics are there. */
+#define NO_TRACE (!LWP_TRACE)
 
 #ifdef T_LSAN
 #define T_ASAN_ON 1
@@ -109,7 +113,7 @@ static void traced(void *arg)
 	CHECK_RC(lwp_trace_stop(), 0);
 }
 
-Test(trace, json_is_valid_and_consistent)
+Test(trace, json_is_valid_and_consistent, .disabled = NO_TRACE)
 {
 	lwp_config cfg = scheds(2);
 	const char *path = t_path("api.json");
@@ -121,7 +125,7 @@ Test(trace, json_is_valid_and_consistent)
 		      "--expect-slice 'ponger <0.' --expect-slice traced");
 }
 
-Test(trace, lwp_trace_env_traces_a_whole_run)
+Test(trace, lwp_trace_env_traces_a_whole_run, .disabled = NO_TRACE)
 {
 	lwp_config cfg = scheds(2);
 	const char *path = t_path("env.json");
@@ -140,7 +144,7 @@ static void left_on(void *arg)
 	workload(NULL);
 }
 
-Test(trace, a_trace_left_on_is_written_at_stop)
+Test(trace, a_trace_left_on_is_written_at_stop, .disabled = NO_TRACE)
 {
 	lwp_config cfg = scheds(1);
 	const char *path = t_path("left.json");
@@ -183,7 +187,7 @@ static void flight(void *arg)
 	CHECK_RC(lwp_trace_stop(), 0);
 }
 
-Test(trace, flight_recorder_keeps_the_last_events)
+Test(trace, flight_recorder_keeps_the_last_events, .disabled = NO_TRACE)
 {
 	lwp_config cfg = scheds(1);
 	const char *path = t_path("flight.json");
@@ -224,7 +228,7 @@ static void on_signal_dump(void *arg)
 	CHECK_RC(lwp_trace_stop(), 0);
 }
 
-Test(trace, flight_recorder_dumps_on_its_signal)
+Test(trace, flight_recorder_dumps_on_its_signal, .disabled = NO_TRACE)
 {
 	lwp_config cfg = scheds(2);
 
@@ -250,7 +254,7 @@ static void crash(void *arg)
 
 /* A crash writes the flight recorder (not under ASan: its own SIGSEGV
  * handler reports and aborts first). */
-Test(trace, flight_recorder_dumps_on_a_crash, .disabled = T_ASAN_ON)
+Test(trace, flight_recorder_dumps_on_a_crash, .disabled = NO_TRACE || T_ASAN_ON)
 {
 	lwp_config cfg = scheds(2);
 	static char path[512];
@@ -306,7 +310,7 @@ static void api_errors(void *arg)
 	CHECK_RC(lwp_scheduler_stats(lwp_scheduler_count(), &st), LWP_EINVAL);
 }
 
-Test(trace, api_errors)
+Test(trace, api_errors, .disabled = NO_TRACE)
 {
 	lwp_config cfg = scheds(1);
 	const char *path = t_path("errors.json");
@@ -321,8 +325,22 @@ Test(trace, api_errors)
 	t_check(path, "");
 }
 
+static void unsupported(void *arg)
+{
+	CHECK_RC(lwp_trace_start(arg, NULL), LWP_ENOTSUP);
+	CHECK_RC(lwp_trace_stop(), LWP_ENOTSUP);
+	CHECK_RC(lwp_trace_dump(arg), LWP_ENOTSUP);
+}
+
+Test(trace, a_build_without_tracing_says_so, .disabled = !NO_TRACE)
+{
+	lwp_config cfg = scheds(1);
+
+	T_RUN(&cfg, unsupported, (void *)t_path("none.json"));
+}
+
 /* A bad LWP_TRACE setting leaves the run untraced, and running. */
-Test(trace, bad_environment_is_ignored)
+Test(trace, bad_environment_is_ignored, .disabled = NO_TRACE)
 {
 	lwp_config cfg = scheds(1);
 
