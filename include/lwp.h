@@ -746,8 +746,8 @@ LWP_API int lwp_scheduler_stats(unsigned id, lwp_sched_stats *out);
 typedef void (*lwp_long_schedule_fn)(lwp_pid pid, const char *name,
 				     unsigned scheduler, int64_t ran_ns,
 				     void *ctx);
-LWP_API int lwp_set_long_schedule(int64_t threshold_ns,
-				  lwp_long_schedule_fn fn, void *ctx);
+LWP_API int lwp_set_long_schedule(int64_t threshold_ns, lwp_long_schedule_fn fn,
+				  void *ctx);
 
 /* ------------------------------------------------------------------------ */
 /* Registered names                                                          */

@@ -928,7 +928,7 @@ static void on_dump_signal(int signo)
 	int saved = errno;
 
 	(void)signo;
-	if (dump_begin()) {
+	if (atomic_load(&tr.on) && dump_begin()) {
 		(void)dump_fd(tr.fd, true);
 		dump_end();
 	}
