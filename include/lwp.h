@@ -736,7 +736,8 @@ LWP_API int lwp_scheduler_stats(unsigned id, lwp_sched_stats *out);
  * per run, while it still runs: fn(pid, name, scheduler, ran_ns, ctx)
  * on the watchdog thread (name: its registered name or function's symbol,
  * or NULL; pid LWP_NOPID when it is blocked in a system call, which the
- * runtime cannot tell apart).  fn must not call the runtime but
+ * runtime cannot tell apart: reported again with its pid if it turns out
+ * to run after all).  fn must not call the runtime but
  * lwp_pid_str().  NULL fn: a line on stderr.  Found by the preemption
  * watchdog, to within a timeslice: nothing is reported while preemption is
  * off (timeslice LWP_INFINITY, TSan, static programs).  threshold_ns 0:

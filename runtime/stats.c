@@ -259,8 +259,10 @@ static const char *name_of(lwp_pid pid, uintptr_t fn, char *buf)
  * it once the process has run a timeslice.  A process that is not
  * preempted then was at no safe point, and the handler said which it was
  * (stats_deferred); a thread blocked in a system call is not signalled,
- * and after a few timeslices more (a loaded machine may delay the
- * signal) the report says so, without a pid.
+ * and after a few timeslices more the report says so, without a pid.  A
+ * loaded machine may delay the signal past that (or make the thread look
+ * blocked): a run reported without its pid is reported again once the
+ * signal names it.
  */
 #define LONG_UNKNOWN_SLICES 10
 
@@ -279,11 +281,15 @@ void stats_check_long(struct sched *s, uint64_t run, int64_t since, int64_t now)
 	if (atomic_load_explicit(&st->defer_run, memory_order_acquire) == run) {
 		pid = load_relaxed(&st->defer_pid);
 		code = load_relaxed(&st->defer_fn);
-	} else if (now - since < limit + LONG_UNKNOWN_SLICES * rt.timeslice) {
+		st->long_run = run;
+	} else if (st->long_anon != run &&
+		   now - since >= limit + LONG_UNKNOWN_SLICES * rt.timeslice) {
+		st->long_anon = run;
+	} else {
 		return; /* the signal will say who it is */
 	}
-	st->long_run = run;
-	stats_count(&st->long_schedules);
+	if (st->long_anon != run || !pid) /* a run counts once */
+		stats_count(&st->long_schedules);
 	if (EVENT_WANTED(long_schedule))
 		PROBE2(long_schedule, pid, now - since);
 	pthread_mutex_lock(&ls.lock);

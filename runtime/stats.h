@@ -46,7 +46,8 @@ struct sched_stats {
 	_Atomic uintptr_t defer_fn;
 	/* The watchdog's. */
 	_Atomic uint64_t long_schedules;
-	uint64_t long_run; /* run_seq last reported */
+	uint64_t long_run;  /* run_seq last reported with its pid */
+	uint64_t long_anon; /* run_seq last reported without */
 };
 
 /* Count one event in a counter only its owner writes. */

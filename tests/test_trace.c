@@ -443,17 +443,17 @@ static void on_long(lwp_pid pid, const char *name, unsigned sched,
 {
 	(void)sched;
 	(void)ctx;
-	if (atomic_load(&reported.pid))
-		return;
+	if (!pid || atomic_load(&reported.pid))
+		return; /* a loaded machine may not name it at once */
 	snprintf(reported.name, sizeof(reported.name), "%s", name ? name : "");
 	reported.ran = ran_ns;
 	atomic_store(&reported.pid, pid);
 }
 
-/* Computes for 50 ms where preemption is deferred. */
+/* Computes where preemption is deferred until it is reported. */
 static void hog(void *arg)
 {
-	int64_t end = lwp_now() + 50 * MS * T_SLOW;
+	int64_t end = lwp_now() + SEC * T_SLOW; /* or until reported */
 
 	(void)arg;
 	CHECK_RC(lwp_preempt_disable(), 0);
