@@ -189,7 +189,8 @@ static void flight(void *arg)
 
 Test(trace, flight_recorder_keeps_the_last_events, .disabled = NO_TRACE)
 {
-	lwp_config cfg = scheds(1);
+	/* No preemption: the sends are the last events before the dump. */
+	lwp_config cfg = { .schedulers = 1, .timeslice_ns = LWP_INFINITY };
 	const char *path = t_path("flight.json");
 	char args[64];
 
