@@ -6,6 +6,7 @@
  * it caused), run on files written by the workloads below.  The
  * statistics are checked against workloads whose counts are known.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -40,6 +41,27 @@ static const char *t_path(const char *name)
 	snprintf(p, 512, "%s/%s", t_dir, name);
 	return p;
 }
+
+/* After each test: its files go. */
+static void t_cleanup(void)
+{
+	char path[600];
+	struct dirent *e;
+	DIR *d = t_dir[0] ? opendir(t_dir) : NULL;
+
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.') {
+			snprintf(path, sizeof(path), "%s/%s", t_dir, e->d_name);
+			unlink(path);
+		}
+	closedir(d);
+	rmdir(t_dir);
+}
+
+TestSuite(trace, .fini = t_cleanup);
+TestSuite(stats, .fini = t_cleanup);
 
 /* Run check_trace.py on path with extra arguments; assert it passes. */
 static void t_check(const char *path, const char *args)
