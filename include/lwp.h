@@ -97,10 +97,11 @@ enum {
 	LWP_ESYS =
 		-14, /* the operating system refused (thread, mmap, signal) */
 	LWP_ENOTIMER = -15,	 /* no such timer: it fired or was cancelled */
-	LWP_ENOTSUP = -16,	 /* the process is not a supervisor */
+	LWP_ENOTSUP = -16,	 /* not a supervisor; not in this build */
 	LWP_ENOCHILD = -17,	 /* the supervisor has no child with that id */
 	LWP_EDUPCHILD = -18,	 /* the supervisor has a child with that id */
 	LWP_ECHILDRUNNING = -19, /* the child is running (restart, delete) */
+	LWP_EBUSY = -20, /* busy: a trace is on already, or being written */
 };
 
 /* A static, human-readable name for an LWP_E* code ("no such process"). */
@@ -638,15 +639,131 @@ LWP_API int lwp_preempt_enable(void);
  */
 LWP_API int lwp_preempt_allow(const void *code);
 
-/* What a scheduler has counted. */
+/* ------------------------------------------------------------------------ */
+/* Tracing and statistics                                                    */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Event tracing.  While a trace is on, every scheduler records what it
+ * does in a ring buffer of its own: switches (a process in, a process out
+ * and why: receive, yield, budget spent, preempted, exit), spawns, exits
+ * with their reason, sends (and whether they woke the receiver),
+ * receives, steals (victim and count), going idle, sleeping and waking,
+ * preemptions deferred, timers firing.  Threads that are not schedulers
+ * share one more ring (their sends and spawns).  The trace is written as
+ * Chrome/Perfetto trace-event JSON: open it at https://ui.perfetto.dev or
+ * in chrome://tracing.  Each scheduler is a track ("thread") of process
+ * slices named by registered name or function; an arrow leads from each
+ * send that woke a process to where it ran next; steals, preemptions,
+ * migrations, spawns, exits, sends and receives are instants.
+ * docs/profiling.md shows how to read it.
+ *
+ * Off (the default) it costs one predictable branch per event point.  On,
+ * each event costs a time stamp and four stores.  The environment turns
+ * it on for a whole run: LWP_TRACE=out.json (written when the runtime
+ * stops), LWP_TRACE_EVENTS=N (ring size), LWP_TRACE_FLIGHT=1 (flight
+ * recorder), LWP_TRACE_SIGNAL=12 (dump on that signal).
+ *
+ * A full trace keeps the first `events` of each scheduler and counts the
+ * rest as dropped (the JSON's otherData.dropped).  A flight recorder keeps
+ * the last `events` of each, and writes them on lwp_trace_dump(), on its
+ * signal, when it stops, and when a process crashes with SIGSEGV or SIGBUS
+ * that nobody handles (not on a stack overflow, which only ends the
+ * process).  Written from a signal, processes are named by pid only.
+ */
+typedef struct lwp_trace_opts {
+	/* Events each ring keeps, rounded up to a power of two (32 bytes
+	 * each; 16..2^28).  0: LWP_TRACE_EVENTS_DEFAULT. */
+	size_t events;
+	/* A flight recorder: keep the last events, not the first. */
+	bool flight;
+	/* Write the trace to its file on this signal (0: none).  Not one the
+	 * kernel sends for faults, SIGABRT, SIGKILL, SIGSTOP or glibc's. */
+	int signal;
+} lwp_trace_opts;
+
+#define LWP_TRACE_EVENTS_DEFAULT ((size_t)1 << 18)
+
+/*
+ * Start a trace to be written to path (created or truncated now; opts
+ * NULL: a full trace, defaults).  0, or LWP_EINVAL (path NULL or empty,
+ * opts out of range), LWP_EBUSY (a trace is on), LWP_ESYS (path cannot
+ * be opened, the signal's handler cannot be set), LWP_ENOMEM,
+ * LWP_ENOTRUNNING, LWP_ENOTSUP (built with -Dtrace=disabled).
+ */
+LWP_API int lwp_trace_start(const char *path, const lwp_trace_opts *opts);
+
+/* Stop the trace and write it to its file.  A trace still on when the
+ * runtime stops is stopped and written then.  0, or LWP_EINVAL (no trace
+ * is on), LWP_ESYS (writing failed: the trace is stopped all the same),
+ * LWP_ENOMEM, LWP_ENOTRUNNING, LWP_ENOTSUP. */
+LWP_API int lwp_trace_stop(void);
+
+/* Write what the rings hold now, tracing on, to path (NULL: the trace's
+ * own file).  0, or LWP_EINVAL (no trace is on, path ""), LWP_EBUSY
+ * (another dump is being written), LWP_ESYS, LWP_ENOMEM,
+ * LWP_ENOTRUNNING, LWP_ENOTSUP. */
+LWP_API int lwp_trace_dump(const char *path);
+
+/*
+ * Statistics: what a scheduler has counted and timed since the runtime
+ * started (Erlang's scheduler_wall_time and microstate accounting, Go's
+ * schedtrace).  Times are wall-clock, read at the scheduler's changes of
+ * state only: uptime = busy + spinning + parked.  Busy is running
+ * processes (their own code and the runtime calls they make, which are
+ * not told apart: that would take a clock read per call) and the
+ * scheduler's own work between them; signal_ns, a part of it, is the
+ * preemption handler's own work.  LWP_SCHEDTRACE=MS in the environment
+ * prints one line per scheduler every MS milliseconds on stderr, with
+ * each state's share of the interval and the counts during it.
+ */
 typedef struct lwp_sched_stats {
 	uint64_t preemptions;	   /* processes switched out by the signal */
 	uint64_t preempt_deferred; /* signals that found no safe point */
+	uint64_t switches;	   /* context switches (loop and processes) */
+	uint64_t steal_attempts;   /* victims with work it tried to steal */
+	uint64_t steals;	   /* of those, successful */
+	uint64_t stolen;	   /* processes they brought */
+	uint64_t parks;		   /* times it went to sleep, idle */
+	uint64_t wakeups;	   /* of those, ended by another thread */
+	uint64_t sent;		   /* messages its processes sent */
+	uint64_t received;	   /* messages its processes received */
+	uint64_t spawned;	   /* processes spawned by its processes */
+	uint64_t exited;	   /* processes that ended on it */
+	uint64_t long_schedules;   /* runs reported (lwp_set_long_schedule) */
+	size_t runq;		   /* processes queued where thieves see them */
+	int64_t uptime_ns;	   /* since its thread started */
+	int64_t busy_ns;	   /* running processes, and between them */
+	int64_t spin_ns;	   /* idle, looking for work */
+	int64_t park_ns;	   /* idle, asleep */
+	int64_t signal_ns;	   /* in the preemption handler (in busy_ns) */
 } lwp_sched_stats;
 
-/* Scheduler `id`'s counts since the runtime started.  0, or LWP_EINVAL (no
- * such scheduler, out NULL), LWP_ENOTRUNNING. */
+/* Scheduler `id`'s figures.  0, or LWP_EINVAL (no such scheduler, out
+ * NULL), LWP_ENOTRUNNING. */
 LWP_API int lwp_scheduler_stats(unsigned id, lwp_sched_stats *out);
+
+/*
+ * Long schedules (Erlang's long_schedule monitor): a process that runs
+ * longer than threshold_ns without giving way - it computes in a
+ * lwp_preempt_disable() region or inside a library, where preemption is
+ * deferred, or blocks its scheduler in a system call - is reported once
+ * per run, while it still runs: fn(pid, name, scheduler, ran_ns, ctx)
+ * on the watchdog thread (name: its registered name or function's symbol,
+ * or NULL; pid LWP_NOPID when it is blocked in a system call, which the
+ * runtime cannot tell apart: reported again with its pid if it turns out
+ * to run after all).  fn must not call the runtime but
+ * lwp_pid_str().  NULL fn: a line on stderr.  Found by the preemption
+ * watchdog, to within a timeslice: nothing is reported while preemption is
+ * off (timeslice LWP_INFINITY, TSan, static programs).  threshold_ns 0:
+ * off (the default, or LWP_LONG_SCHEDULE=MS in the environment).  Lasts
+ * across runs.  0, or LWP_EINVAL (threshold_ns < 0).
+ */
+typedef void (*lwp_long_schedule_fn)(lwp_pid pid, const char *name,
+				     unsigned scheduler, int64_t ran_ns,
+				     void *ctx);
+LWP_API int lwp_set_long_schedule(int64_t threshold_ns, lwp_long_schedule_fn fn,
+				  void *ctx);
 
 /* ------------------------------------------------------------------------ */
 /* Registered names                                                          */

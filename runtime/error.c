@@ -42,13 +42,16 @@ const char *lwp_strerror(int err)
 	case LWP_ENOTIMER:
 		return "no such timer (fired or cancelled)";
 	case LWP_ENOTSUP:
-		return "not a supervisor";
+		return "not supported (the process is not a supervisor, or "
+		       "this build lacks the feature)";
 	case LWP_ENOCHILD:
 		return "no child with that id";
 	case LWP_EDUPCHILD:
 		return "a child with that id exists already";
 	case LWP_ECHILDRUNNING:
 		return "the child is running";
+	case LWP_EBUSY:
+		return "busy (a trace is on, or being written)";
 	}
 	return "unknown error";
 }

@@ -32,6 +32,7 @@
 #include "registry.h"
 #include "runtime.h"
 #include "sched.h"
+#include "trace.h"
 
 static const int fault_signals[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
 
@@ -59,6 +60,7 @@ static void pass_on(int sig, siginfo_t *si, void *uc)
 			return h->sa_handler(sig);
 	}
 	/* Default action: returning re-runs the faulting instruction. */
+	trace_crash();
 	signal(sig, SIG_DFL);
 }
 
@@ -193,6 +195,7 @@ static void on_fault(int sig, siginfo_t *si, void *ucv)
 		for (;;)
 			pause();
 	crash_report(sig, si, uc, p, s);
+	trace_crash(); /* the flight recorder's last events */
 	/* Whatever happens next (the host's handler aborts, the fault
 	 * recurs) is the host's business. */
 	fault_stop();

@@ -17,6 +17,7 @@
 #include "sendafter.h"
 #include "stack.h"
 #include "timer.h"
+#include "trace.h"
 
 struct runtime rt;
 
@@ -193,6 +194,8 @@ static int start(const lwp_config *cfg, bool until_empty)
 	if (err)
 		goto fail_fault;
 	topo_save_host(&rt.topo);
+	stats_runtime_start();
+	trace_runtime_start();
 	return 0;
 
 fail_fault:
@@ -209,6 +212,8 @@ fail_topo:
 
 static void stop(void)
 {
+	stats_runtime_stop();
+	trace_runtime_stop();
 	topo_restore_host(&rt.topo);
 	preempt_stop();
 	fault_stop();

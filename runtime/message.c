@@ -16,6 +16,7 @@
 #include "proc.h"
 #include "runtime.h"
 #include "sched.h"
+#include "trace.h"
 
 /* Messages come from the scheduler's cache: not preemptible meanwhile.
  * Foreign threads use the allocator directly, running or not. */
@@ -54,8 +55,13 @@ void lwp_msg_free(lwp_msg *m)
 static always_inline int post(struct sched *s, struct proc *dst,
 			      struct msg_hdr *h, bool signal, bool next)
 {
+	/* Read before the push: from then on h is the receiver's. */
+	lwp_pid to = h->to;
+	uint64_t tag = h->m.tag;
+
 	switch (mailbox_push(&dst->mbox, h, signal)) {
 	case PUSHED_WAKE:
+		trace_send(s, to, tag, true);
 		if (next)
 			sched_ready_next(s, dst);
 		else
@@ -64,6 +70,7 @@ static always_inline int post(struct sched *s, struct proc *dst,
 	case PUSH_CLOSED:
 		return LWP_ENOPROC;
 	case PUSHED:
+		trace_send(s, to, tag, false);
 		break;
 	}
 	return 0;
@@ -77,8 +84,8 @@ int msg_post(struct sched *s, struct proc *dst, struct msg_hdr *h, bool signal,
 
 /* Hand h over to dst from the caller.  LWP_ENOPROC if dst has exited
  * meanwhile: h is still the caller's. */
-static int deliver(struct sched *s, struct proc *dst, lwp_pid to, uint64_t tag,
-		   struct msg_hdr *h)
+static always_inline int deliver(struct sched *s, struct proc *dst, lwp_pid to,
+				 uint64_t tag, struct msg_hdr *h)
 {
 	struct proc *self = s ? s->current : NULL;
 	int err;
@@ -89,8 +96,10 @@ static int deliver(struct sched *s, struct proc *dst, lwp_pid to, uint64_t tag,
 		       LWP_NOPID;
 	h->m.tag = tag;
 	err = post(s, dst, h, false, true);
-	if (self)
+	if (self) {
+		store_relaxed(&s->sent, load_relaxed(&s->sent) + !err);
 		sched_charge(s, self);
+	}
 	return err;
 }
 
@@ -224,11 +233,15 @@ static lwp_msg *receive(struct sched *s, struct proc *p, lwp_match_fn match,
 			err = LWP_ETIMEDOUT;
 			break;
 		}
-		err = sched_block(p, deadline);
+		err = sched_block(&s, p, deadline); /* s: where p resumed */
 		if (err)
 			break;
 	}
 	p->last_error = m ? LWP_OK : err;
+	if (m) {
+		stats_count(&s->received);
+		trace_receive(s, m->from, m->tag);
+	}
 	return m;
 }
 

@@ -34,6 +34,7 @@
 #include "runtime.h"
 #include "sched.h"
 #include "timer.h"
+#include "trace.h"
 
 /* Stack the scheduler needs below the handler's frame on a preempted
  * process's stack: picking, firing timers, the switch.  Sanitizers' frames
@@ -221,15 +222,19 @@ static void count(_Atomic uint64_t *c)
 static void preempt(struct sched *s, const ucontext_t *uc)
 {
 	struct proc *p = s->current;
+	int64_t since;
 
 	if (!p) { /* it switched to the loop meanwhile */
 		store_relaxed(&s->preempt_pending, false);
 		return;
 	}
+	since = timer_now();
 	if (!may_preempt(p, uc)) {
 		store_relaxed(&p->resched, true);
 		store_relaxed(&s->preempt_pending, false);
 		count(&s->preempt.deferred);
+		stats_deferred(s, p);
+		stats_signal(s, since);
 		return;
 	}
 	/* Raised before the watchdog may signal again (the pending flag
@@ -237,8 +242,11 @@ static void preempt(struct sched *s, const ucontext_t *uc)
 	p->preempt_off = 1;
 	atomic_signal_fence(memory_order_seq_cst);
 	store_relaxed(&s->preempt_pending, false);
+	stats_signal(s, since);
 	if (sched_preempt(s, p)) /* back on s: preempted processes stay */
 		count(&s->preempt.done);
+	else
+		count(&s->stats.resumed);
 	/* A safe point: how a process that never calls the runtime hears
 	 * an exit signal.  Dying here leaves the signal frame behind, as
 	 * the fault handler does. */
@@ -355,6 +363,7 @@ static int64_t watch(struct sched *s, struct watch *w, int64_t now)
 		w->since = now;
 		w->cpu = thread_cpu(s);
 	}
+	stats_check_long(s, seq, w->since, now);
 	due = w->since + wd.slice;
 	wake = waiting_since(s);
 	if (wake != TIMER_NEVER) {

@@ -17,6 +17,7 @@
 #include "proc.h"
 #include "runtime.h"
 #include "sched.h"
+#include "trace.h"
 
 struct reg_name {
 	struct reg_name *next; /* bucket chain */
@@ -164,6 +165,8 @@ int lwp_register(const char *name, lwp_pid pid)
 		err = add(name, p, pid);
 		pthread_mutex_unlock(&reg.lock);
 	}
+	if (!err)
+		trace_register(pid, name);
 	rt_leave(self);
 	return err;
 }

@@ -14,6 +14,7 @@
 #include "fault.h"
 #include "runtime.h"
 #include "steal.h"
+#include "trace.h"
 
 #if LWP_ASAN
 #include <sanitizer/asan_interface.h>
@@ -476,7 +477,9 @@ static bool park(struct sched *s, struct proc **out)
 	*out = find_work(s, true);
 	if (!*out && !idle_interrupted(s)) {
 		stack_trim(); /* the burst that freed them is over */
+		stats_park(s);
 		park_wait(s);
+		stats_unpark(s, atomic_load(&s->park) != PARK_SLEEPING);
 	}
 	return atomic_exchange(&s->park, PARK_AWAKE) == PARK_WOKEN;
 }
@@ -667,9 +670,10 @@ static always_inline void finish_switch(struct sched *s, struct proc *prev)
 }
 
 /* The caller, p, running on s, switches to next (NULL: the loop); `after`
- * says what becomes of p.  Returns when p runs again. */
-static always_inline void switch_to(struct sched *s, struct proc *p,
-				    struct proc *next, enum proc_after after)
+ * says what becomes of p.  Returns when p runs again, and where. */
+static always_inline struct sched *switch_to(struct sched *s, struct proc *p,
+					     struct proc *next,
+					     enum proc_after after)
 {
 	int saved_errno = *s->errno_loc;
 
@@ -678,6 +682,7 @@ static always_inline void switch_to(struct sched *s, struct proc *p,
 	store_relaxed(&p->switches, load_relaxed(&p->switches) + 1);
 	set_current(s, next);
 	store_relaxed(&p->resched, false); /* it gives way now */
+	trace_switch(s, p, next, after);
 	struct proc *prev =
 		ctx_switch(s, &p->ctx, next, p, after == AFTER_EXIT);
 	/* Possibly another thread now; whoever resumed us set current. */
@@ -685,11 +690,13 @@ static always_inline void switch_to(struct sched *s, struct proc *p,
 	mark_running(s, p);
 	finish_switch(s, prev);
 	*s->errno_loc = saved_errno;
+	return s;
 }
 
-static void switch_out(struct sched *s, struct proc *p, enum proc_after after)
+static struct sched *switch_out(struct sched *s, struct proc *p,
+				enum proc_after after)
 {
-	switch_to(s, p, pick(s), after);
+	return switch_to(s, p, pick(s), after);
 }
 
 void sched_enter(void *prev)
@@ -792,13 +799,15 @@ void sched_wait_expired(struct timer *t)
 {
 	struct proc *p = container_of(t, struct proc, timer);
 
-	if (mailbox_unblock(&p->mbox))
+	if (mailbox_unblock(&p->mbox)) {
+		trace_timer(sched_self(), pid_of(p), 0);
 		sched_ready(sched_self(), p);
+	}
 }
 
-int sched_block(struct proc *p, int64_t deadline)
+int sched_block(struct sched **on, struct proc *p, int64_t deadline)
 {
-	struct sched *s = sched_self();
+	struct sched *s = *on;
 
 	/* Armed before switching out: this heap is fired only by this
 	 * thread, and never inside a switch (poll()), so not before the
@@ -808,7 +817,7 @@ int sched_block(struct proc *p, int64_t deadline)
 		if (err)
 			return err;
 	}
-	switch_out(s, p, AFTER_BLOCK);
+	*on = switch_out(s, p, AFTER_BLOCK);
 	if (deadline != TIMER_NEVER)
 		timer_cancel(&p->timer);
 	return 0;
@@ -836,6 +845,7 @@ static void run(struct sched *s, struct proc *p)
 	} else {
 		set_current(s, p);
 	}
+	trace_switch(s, NULL, p, AFTER_NONE);
 	struct proc *prev = ctx_switch(s, &s->ctx, p, NULL, false);
 	finish_switch(s, prev);
 }
@@ -852,8 +862,11 @@ static void loop(struct sched *s)
 			run_due_timers(s);
 			p = pick(s);
 		}
-		if (!p)
+		if (!p) {
+			stats_idle(s, true);
 			p = idle(s);
+			stats_idle(s, false);
+		}
 		if (p)
 			run(s, p);
 	}
@@ -888,6 +901,7 @@ int sched_run(struct sched *s)
 	s->rand = 0x9e3779b97f4a7c15ull * (s->id + 1);
 	this_sched = s;
 	preempt_thread_start(s);
+	stats_sched_start(s);
 	loop(s);
 	this_sched = NULL;
 	fault_thread_stop();
@@ -912,7 +926,8 @@ int lwp_yield(void)
 
 int lwp_sleep(int64_t ns)
 {
-	struct proc *p = sched_current();
+	struct sched *s = sched_self();
+	struct proc *p = sched_caller(s);
 	int64_t deadline;
 	int err = 0;
 
@@ -930,7 +945,7 @@ int lwp_sleep(int64_t ns)
 	while (timer_now() < deadline && !err) {
 		mailbox_drain(&p->mbox, p->pid);
 		failure_act(p);
-		err = sched_block(p, deadline);
+		err = sched_block(&s, p, deadline);
 	}
 	preempt_enable(p);
 	return err;

@@ -25,6 +25,7 @@
 #include "proc.h"
 #include "runq.h"
 #include "stack.h"
+#include "stats.h"
 #include "timer.h"
 #include "topo.h"
 
@@ -71,10 +72,12 @@ struct cacheline_aligned sched {
 	cacheline_aligned struct proc_count count;
 	_Atomic uint64_t run_seq;
 	struct preempt_stats preempt;
+	_Atomic uint64_t sent, received; /* messages (stats.h) */
 	/* Written by other threads. */
 	cacheline_aligned _Atomic int park;
 	_Atomic bool preempt_pending; /* a preemption signal is on its way */
 	struct runq_remote remote;    /* pinned processes woken elsewhere */
+	cacheline_aligned struct sched_stats stats;
 #if LWP_TSAN
 	void *tsan_fiber;
 #endif
@@ -119,10 +122,11 @@ void sched_ready(struct sched *s, struct proc *p);
 void sched_ready_new(struct sched *s, struct proc *p);
 
 /*
- * Block p (the caller) until a message arrives, the deadline passes
- * (TIMER_NEVER: none), or a spurious wakeup: callers re-check.
+ * Block p (the caller, running on *s) until a message arrives, the
+ * deadline passes (TIMER_NEVER: none), or a spurious wakeup: callers
+ * re-check.  *s becomes the scheduler p resumes on.
  */
-must_check int sched_block(struct proc *p, int64_t deadline);
+must_check int sched_block(struct sched **s, struct proc *p, int64_t deadline);
 /* The timer callback of every process's waits; set once, at spawn, so
  * that no scheduler firing a stale timer reads it while it is written. */
 void sched_wait_expired(struct timer *t);

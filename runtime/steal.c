@@ -10,6 +10,7 @@
 
 #include "runtime.h"
 #include "sched.h"
+#include "stats.h"
 
 static unsigned next_rand(struct sched *s)
 {
@@ -31,7 +32,11 @@ static struct proc *steal_tier(struct sched *s, const unsigned *tier,
 		struct sched *v = &rt.scheds[tier[(start + i) % n]];
 		if (runq_ring_empty(&v->runq))
 			continue;
+		uint32_t tail = load_relaxed(&s->runq.tail);
 		struct proc *p = runq_steal(&s->runq, &v->runq);
+		/* runq_steal keeps all it took but p in s's ring. */
+		stats_steal(s, v->id,
+			    p ? load_relaxed(&s->runq.tail) - tail + 1 : 0);
 		if (p)
 			return p;
 	}

@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""check_trace.py - check an lwp trace (Chrome/Perfetto trace-event JSON).
+
+usage: check_trace.py TRACE [--min-flows N] [--expect NAME]...
+                            [--expect-slice TEXT]... [--tags-above N]
+
+Checks that the file is valid JSON in the trace-event format and that its
+events are consistent:
+  - every event has ph, pid, tid and a numeric ts;
+  - on each track (tid), B/E slices nest and balance, and the times of B, E,
+    X and i events never go back in file order;
+  - every flow id has one "s" and one "f"; s is no later than f; s lies
+    inside a slice of its track and f at the start of a process slice;
+  - --min-flows: at least N flows;  --expect: an event of that name;
+    --expect-slice: a process slice whose name contains TEXT;
+    --tags-above: every "send" carries a tag above N (a flight recorder
+    kept only the last sends).
+Prints a one-line summary; exits 1 with the first problem found.
+"""
+import argparse
+import json
+import sys
+from collections import defaultdict
+
+
+def fail(msg):
+    print("check_trace: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("trace")
+    ap.add_argument("--min-flows", type=int, default=0)
+    ap.add_argument("--expect", action="append", default=[])
+    ap.add_argument("--expect-slice", action="append", default=[])
+    ap.add_argument("--tags-above", type=int)
+    a = ap.parse_args()
+
+    try:
+        with open(a.trace) as f:
+            doc = json.load(f)
+    except (OSError, ValueError) as e:
+        fail(f"{a.trace}: not valid JSON: {e}")
+    events = doc.get("traceEvents")
+    if not isinstance(events, list):
+        fail("no traceEvents list")
+
+    stack = defaultdict(list)  # tid -> open slices (B events)
+    last = {}  # tid -> last ts
+    slices = defaultdict(list)  # tid -> [(begin, end, name)]
+    begins = defaultdict(set)  # tid -> ts of process-slice begins
+    flows = defaultdict(dict)  # id -> {"s": ev, "f": ev}
+    names = set()
+    for i, e in enumerate(events):
+        for k in ("ph", "pid", "tid", "ts"):
+            if k not in e:
+                fail(f"event {i} has no {k}: {e}")
+        if not isinstance(e["ts"], (int, float)):
+            fail(f"event {i}: ts is not a number")
+        ph, tid, ts = e["ph"], e["tid"], e["ts"]
+        names.add(e.get("name"))
+        if ph in "BEXi":
+            if ts < last.get(tid, ts):
+                fail(f"event {i}: time goes back on track {tid}: "
+                     f"{ts} < {last[tid]}")
+            last[tid] = ts
+        if ph == "B":
+            stack[tid].append(e)
+            if e.get("cat") == "process":
+                begins[tid].add(ts)
+        elif ph == "E":
+            if not stack[tid]:
+                fail(f"event {i}: E without a B on track {tid}")
+            b = stack[tid].pop()
+            slices[tid].append((b["ts"], ts, b.get("name", "")))
+        elif ph == "X":
+            slices[tid].append((ts, ts + e.get("dur", 0), e.get("name", "")))
+        elif ph in "sf":
+            if ph in flows[e.get("id")]:
+                fail(f"event {i}: flow {e.get('id')} has two '{ph}'")
+            flows[e.get("id")][ph] = e
+        elif ph not in "iM":
+            fail(f"event {i}: unexpected ph {ph!r}")
+    for tid, st in stack.items():
+        if st:
+            fail(f"track {tid}: {len(st)} slice(s) never end")
+
+    for fid, fl in flows.items():
+        if set(fl) != {"s", "f"}:
+            fail(f"flow {fid} is not one s and one f: {sorted(fl)}")
+        s, f = fl["s"], fl["f"]
+        if s["ts"] > f["ts"]:
+            fail(f"flow {fid} goes back in time")
+        if not any(b <= s["ts"] <= e for b, e, _ in slices[s["tid"]]):
+            fail(f"flow {fid}: its send is in no slice")
+        if f["ts"] not in begins[f["tid"]]:
+            fail(f"flow {fid}: its wakeup is not where a process runs")
+    if len(flows) < a.min_flows:
+        fail(f"{len(flows)} flows, expected at least {a.min_flows}")
+    for n in a.expect:
+        if n not in names:
+            fail(f"no event named {n!r}")
+    for t in a.expect_slice:
+        if not any(t in n for sl in slices.values() for _, _, n in sl):
+            fail(f"no slice named like {t!r}")
+    if a.tags_above is not None:
+        for e in events:
+            if e.get("name") == "send" and e["args"]["tag"] <= a.tags_above:
+                fail(f"a send with tag {e['args']['tag']} was kept")
+    nslices = sum(len(s) for s in slices.values())
+    print(f"check_trace: {a.trace}: {len(events)} events, {nslices} slices, "
+          f"{len(flows)} flows, {len(slices)} tracks: ok")
+
+
+if __name__ == "__main__":
+    main()
