@@ -218,6 +218,7 @@ static struct proc *poll(struct sched *s)
 	 * fired now would find nothing to wake.  The next context fires them,
 	 * once the switch is finished (finish_switch). */
 	s->timers_due = load_relaxed(&s->timers.count) != 0;
+	trace_refresh(); /* has a tracer attached to a probe? */
 	p = take_remote(s);
 	if (!p && !procq_empty(&rt.global)) {
 		p = procq_pop(&rt.global, 1);

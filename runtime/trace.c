@@ -77,6 +77,7 @@ struct ring {
 
 #if LWP_TRACE
 _Atomic bool trace_enabled;
+_Atomic bool trace_wanted;
 #endif
 
 /* The probes' semaphores: the kernel counts the tracers attached to each
@@ -90,6 +91,19 @@ _Atomic bool trace_enabled;
 #define PROBE_DEFINE(n) const unsigned short lwp_##n##_semaphore;
 #endif
 PROBES(PROBE_DEFINE)
+
+#if LWP_TRACE
+void trace_refresh(void)
+{
+#define PROBE_UP(n) || PROBE_WANTED(n)
+	bool want = load_relaxed(&trace_enabled) PROBES(PROBE_UP);
+#undef PROBE_UP
+
+	/* Written only on a change: every core keeps the line shared. */
+	if (load_relaxed(&trace_wanted) != want)
+		store_relaxed(&trace_wanted, want);
+}
+#endif
 
 /* Events per ring, and the clock. */
 #define EVENTS_MIN 16u
@@ -994,6 +1008,7 @@ static int start_locked(const char *path, const lwp_trace_opts *o)
 #if LWP_TRACE
 	/* Release: the rings and settings above, for trace_rec. */
 	atomic_store_explicit(&trace_enabled, true, memory_order_release);
+	trace_refresh();
 #endif
 	return 0;
 }
@@ -1005,6 +1020,7 @@ static int stop_locked(void)
 
 #if LWP_TRACE
 	atomic_store(&trace_enabled, false);
+	trace_refresh();
 #endif
 	atomic_store(&tr.on, false);
 	if (tr.signo)

@@ -50,11 +50,12 @@
 #endif
 
 /* Every probe (trace.c defines the semaphores). */
-#define PROBES(X)                                             \
-	X(switch)                                             \
-	X(spawn)                                              \
-	X(exit) X(send) X(receive) X(steal) X(park) X(unpark) \
-		X(preempt_deferred) X(timer) X(register) X(long_schedule)
+#define PROBES(X)                                                         \
+	X(switch)                                                         \
+	X(spawn)                                                          \
+	X(exit)                                                           \
+	X(send) X(receive) X(steal) X(park) X(unpark) X(preempt_deferred) \
+		X(timer) X(register) X(long_schedule)
 #define PROBE_DECLARE(n) PROBE_SEMAPHORE(n);
 PROBES(PROBE_DECLARE)
 
@@ -88,9 +89,32 @@ extern _Atomic bool trace_enabled;
 #define TRACE_ENABLED() false
 #endif
 
-/* An event point's one test: is a trace on, or a tracer on its probe?
- * (Two loads from lines that are only read, one branch.) */
-#define EVENT_WANTED(n) unlikely(PROBE_WANTED(n) | TRACE_ENABLED())
+/*
+ * An event point's one test: is anyone listening, a trace or a tracer on
+ * any probe?  trace_wanted is one byte, written only when the answer
+ * changes, so an event point costs a compare with memory and a branch
+ * that is never taken.  A trace starting or stopping sets it at once; a
+ * tracer attaching raises a semaphore the runtime is not told of, so the
+ * schedulers look at the semaphores in their periodic poll
+ * (trace_refresh): probes fire from a few dozen switches after perf or
+ * bpftrace attaches.  Past the test, each probe's own semaphore and the
+ * trace flag decide what is recorded.
+ */
+#if LWP_TRACE
+extern _Atomic bool trace_wanted;
+#define EVENT_WANTED(n) unlikely(load_relaxed(&trace_wanted))
+#else
+#define EVENT_WANTED(n) false
+#endif
+
+/* Recompute trace_wanted from the trace flag and the semaphores. */
+#if LWP_TRACE
+void trace_refresh(void);
+#else
+static inline void trace_refresh(void)
+{
+}
+#endif
 
 /* Append an event to s's ring (s NULL: the foreign ring). */
 void trace_rec(struct sched *s, enum trace_type type, uint64_t arg, uint64_t a,
@@ -109,7 +133,8 @@ static always_inline void trace_switch(struct sched *s, struct proc *out,
 {
 	if (!EVENT_WANTED(switch))
 		return;
-	PROBE3(switch, pid_of(out), pid_of(in), (int)why);
+	if (PROBE_WANTED(switch))
+		PROBE3(switch, pid_of(out), pid_of(in), (int)why);
 	if (TRACE_ENABLED())
 		trace_rec(s, TR_SWITCH,
 			  why | (in ? (uint64_t)(uintptr_t)in->fn << 8 : 0),
@@ -121,7 +146,8 @@ static always_inline void trace_spawn(struct sched *s, lwp_pid pid,
 {
 	if (!EVENT_WANTED(spawn))
 		return;
-	PROBE2(spawn, pid, fn);
+	if (PROBE_WANTED(spawn))
+		PROBE2(spawn, pid, fn);
 	if (TRACE_ENABLED())
 		trace_rec(s, TR_SPAWN, 0, (uint64_t)pid,
 			  (uint64_t)(uintptr_t)fn);
@@ -131,7 +157,8 @@ static always_inline void trace_exit(struct sched *s, lwp_pid pid, int code)
 {
 	if (!EVENT_WANTED(exit))
 		return;
-	PROBE2(exit, pid, code);
+	if (PROBE_WANTED(exit))
+		PROBE2(exit, pid, code);
 	if (TRACE_ENABLED())
 		trace_rec(s, TR_EXIT, 0, (uint64_t)pid,
 			  (uint64_t)(int64_t)code);
@@ -143,7 +170,8 @@ static always_inline void trace_send(struct sched *s, lwp_pid to, uint64_t tag,
 {
 	if (!EVENT_WANTED(send))
 		return;
-	PROBE3(send, to, tag, woke);
+	if (PROBE_WANTED(send))
+		PROBE3(send, to, tag, woke);
 	if (TRACE_ENABLED())
 		trace_rec(s, TR_SEND, woke, (uint64_t)to, tag);
 }
@@ -153,7 +181,8 @@ static always_inline void trace_receive(struct sched *s, lwp_pid from,
 {
 	if (!EVENT_WANTED(receive))
 		return;
-	PROBE2(receive, from, tag);
+	if (PROBE_WANTED(receive))
+		PROBE2(receive, from, tag);
 	if (TRACE_ENABLED())
 		trace_rec(s, TR_RECV, 0, (uint64_t)from, tag);
 }
@@ -163,7 +192,8 @@ static always_inline void trace_steal(struct sched *s, unsigned victim,
 {
 	if (!EVENT_WANTED(steal))
 		return;
-	PROBE3(steal, s->id, victim, n);
+	if (PROBE_WANTED(steal))
+		PROBE3(steal, s->id, victim, n);
 	if (TRACE_ENABLED())
 		trace_rec(s, TR_STEAL, 0, victim, n);
 }
@@ -190,7 +220,8 @@ static always_inline void trace_deferred(struct sched *s, struct proc *p)
 {
 	if (!EVENT_WANTED(preempt_deferred))
 		return;
-	PROBE2(preempt_deferred, pid_of(p), s->id);
+	if (PROBE_WANTED(preempt_deferred))
+		PROBE2(preempt_deferred, pid_of(p), s->id);
 	if (TRACE_ENABLED())
 		trace_rec(s, TR_DEFERRED, 0, (uint64_t)pid_of(p), 0);
 }
@@ -200,7 +231,8 @@ static always_inline void trace_timer(struct sched *s, lwp_pid pid,
 {
 	if (!EVENT_WANTED(timer))
 		return;
-	PROBE2(timer, pid, tag);
+	if (PROBE_WANTED(timer))
+		PROBE2(timer, pid, tag);
 	if (TRACE_ENABLED())
 		trace_rec(s, TR_TIMER, 0, (uint64_t)pid, tag);
 }
@@ -211,7 +243,8 @@ static always_inline void trace_register(lwp_pid pid, const char *name)
 {
 	if (!EVENT_WANTED(register))
 		return;
-	PROBE2(register, pid, name);
+	if (PROBE_WANTED(register))
+		PROBE2(register, pid, name);
 	if (TRACE_ENABLED())
 		trace_name(pid, name);
 }
