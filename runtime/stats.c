@@ -18,13 +18,13 @@
  */
 #include "stats.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "env.h"
 #include "registry.h"
 #include "runtime.h"
 #include "sched.h"
@@ -368,22 +368,15 @@ static void *schedtrace(void *arg)
 	return NULL;
 }
 
-/* A positive decimal from the environment: 0 if unset, -1 if malformed. */
+/* A number of ms from the environment: 0 if unset, -1 (said on stderr)
+ * if malformed. */
 static long env_ms(const char *name)
 {
-	const char *v = getenv(name);
-	char *end;
-	long n;
+	long n = env_positive(name);
 
-	if (!v || !*v)
-		return 0;
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (errno || *end || n <= 0) {
+	if (n < 0)
 		fprintf(stderr, "lwp: %s=%s: not a number of ms; ignored\n",
-			name, v);
-		return -1;
-	}
+			name, getenv(name));
 	return n;
 }
 

@@ -57,6 +57,7 @@
 #include <x86intrin.h>
 #endif
 
+#include "env.h"
 #include "lwp.h"
 #include "registry.h"
 #include "runtime.h"
@@ -1120,25 +1121,11 @@ int lwp_trace_dump(const char *path)
 
 /* ---- the runtime's side ---------------------------------------------------- */
 
-/* A positive decimal from the environment, 0 if unset; -1 if malformed. */
-static long env_number(const char *name)
-{
-	const char *v = getenv(name);
-	char *end;
-	long n;
-
-	if (!v || !*v)
-		return 0;
-	errno = 0;
-	n = strtol(v, &end, 10);
-	return errno || *end || n <= 0 ? -1 : n;
-}
-
 void trace_runtime_start(void)
 {
 	const char *path = getenv("LWP_TRACE");
-	long events = env_number("LWP_TRACE_EVENTS");
-	long signo = env_number("LWP_TRACE_SIGNAL");
+	long events = env_positive("LWP_TRACE_EVENTS");
+	long signo = env_positive("LWP_TRACE_SIGNAL");
 	const char *flight = getenv("LWP_TRACE_FLIGHT");
 	lwp_trace_opts o = { .events = events > 0 ? (size_t)events : 0,
 			     .flight = flight && strcmp(flight, "0") != 0,
