@@ -1,0 +1,312 @@
+/*
+ * test_dump.c - the process dump's backtraces (lwp_process_dump,
+ * lwp_process_backtrace) and the dump on a signal (lwp_config.dump_signal,
+ * LWP_DUMP_SIGNAL).
+ *
+ * The processes whose backtraces are checked run non-static, noinline
+ * functions with distinctive names: the dump names them from the test
+ * program's ELF symbol table (symbol.c), no -rdynamic needed.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "test_common.h"
+
+#include "lwp_config.h"
+
+TestSuite(dump, .timeout = 120);
+
+enum {
+	GO = 100,
+};
+
+#define NOINLINE __attribute__((noinline))
+
+static _Atomic bool stop_spinning;
+
+/* ---- what the dumped processes run -------------------------------------- */
+
+/* Blocked in a receive, two calls deep.  The asm statements keep the
+ * calls from becoming tail calls (whose frames would be gone). */
+NOINLINE void dump_test_waiter_level2(void)
+{
+	lwp_msg_free(RECV_TAG(GO));
+	__asm__ volatile("" ::: "memory");
+}
+
+NOINLINE void dump_test_waiter_level1(void)
+{
+	dump_test_waiter_level2();
+	__asm__ volatile("" ::: "memory");
+}
+
+void dump_test_waiter(void *arg)
+{
+	(void)arg;
+	dump_test_waiter_level1();
+	__asm__ volatile("" ::: "memory");
+}
+
+/* Runnable: gives way at once each time it runs. */
+NOINLINE void dump_test_yielder_loop(void)
+{
+	while (!atomic_load(&stop_spinning))
+		lwp_yield();
+	__asm__ volatile("" ::: "memory");
+}
+
+void dump_test_yielder(void *arg)
+{
+	(void)arg;
+	dump_test_yielder_loop();
+	__asm__ volatile("" ::: "memory");
+}
+
+/* Spins without a runtime call: only preemption switches it out. */
+NOINLINE void dump_test_spin_here(void)
+{
+	while (!atomic_load_explicit(&stop_spinning, memory_order_relaxed))
+		__asm__ volatile("" ::: "memory");
+	__asm__ volatile("" ::: "memory");
+}
+
+void dump_test_spinner(void *arg)
+{
+	(void)arg;
+	dump_test_spin_here();
+	__asm__ volatile("" ::: "memory");
+}
+
+/* ---- reading a dump ------------------------------------------------------ */
+
+struct dumped {
+	char text[65536];
+};
+
+/* The dump written by lwp_process_dump, read back. */
+static void dump_into(struct dumped *d)
+{
+	char path[] = "/tmp/lwp-dump-XXXXXX";
+	int fd = mkstemp(path);
+	ssize_t len;
+	long n;
+
+	REQUIRE(fd >= 0, "mkstemp");
+	unlink(path);
+	n = lwp_process_dump(fd);
+	CHECK(n > 0, "lwp_process_dump: %ld", n);
+	len = pread(fd, d->text, sizeof(d->text) - 1, 0);
+	REQUIRE(len > 0, "read the dump back");
+	d->text[len] = '\0';
+	close(fd);
+}
+
+/* Copy pid's entry (its line and its frames) of dump text into out. */
+static bool entry_of(const char *text, lwp_pid pid, char *out, size_t len)
+{
+	const char *at = strstr(text, lwp_pid_str(pid).s), *end;
+
+	if (!at)
+		return false;
+	/* Up to the next line that is not indented. */
+	for (end = strchr(at, '\n'); end && end[1] == ' ';
+	     end = strchr(end + 1, '\n'))
+		;
+	if (!end)
+		end = at + strlen(at);
+	snprintf(out, len, "%.*s", (int)(end - at), at);
+	return true;
+}
+
+/* The status word of an entry (the line's second column). */
+static bool status_is(const char *entry, const char *status)
+{
+	const char *s = strchr(entry, ' ');
+
+	return s && strncmp(s + strspn(s, " "), status, strlen(status)) == 0;
+}
+
+/* Does the entry's backtrace name fn, as a frame "fn+0x..."? */
+static bool has_frame(const char *entry, const char *fn)
+{
+	char want[128];
+
+	snprintf(want, sizeof(want), " %s+0x", fn);
+	return strstr(entry, want) != NULL;
+}
+
+/* Poll until pid is waiting. */
+static void await_waiting(lwp_pid pid)
+{
+	int64_t end = lwp_now() + T_WAIT;
+	lwp_proc_info in;
+
+	for (;;) {
+		REQUIRE(lwp_process_info(pid, &in) == 0, "%s vanished",
+			lwp_pid_str(pid).s);
+		if (in.status == LWP_STATUS_WAITING)
+			return;
+		REQUIRE(lwp_now() < end, "%s never waits", lwp_pid_str(pid).s);
+		lwp_sleep(1000000);
+	}
+}
+
+/* ---- known processes, their states and backtraces ------------------------ */
+
+static struct dumped dump1;
+static char entry[8192];
+
+NOINLINE void dump_test_dumper(void)
+{
+	lwp_pid waiter = lwp_spawn(dump_test_waiter, NULL);
+	lwp_pid yielder = lwp_spawn(dump_test_yielder, NULL);
+
+	CHECK_RC(lwp_register("dump_waiter", waiter), 0);
+	await_waiting(waiter);
+	lwp_yield(); /* the yielder runs, yields back: runnable */
+	dump_into(&dump1);
+
+	REQUIRE(entry_of(dump1.text, waiter, entry, sizeof(entry)),
+		"the waiter is not in:\n%s", dump1.text);
+	CHECK(status_is(entry, "waiting"), "waiter: %s", entry);
+	CHECK(strstr(entry, "'dump_waiter'") != NULL, "its name: %s", entry);
+	if (LWP_HAVE_UNWIND) {
+		CHECK(has_frame(entry, "dump_test_waiter_level2") &&
+			      has_frame(entry, "dump_test_waiter_level1") &&
+			      has_frame(entry, "dump_test_waiter"),
+		      "waiter's frames:\n%s", entry);
+		/* Innermost first. */
+		CHECK(strstr(entry, "dump_test_waiter_level2+") <
+			      strstr(entry, "dump_test_waiter_level1+"),
+		      "frame order:\n%s", entry);
+	}
+
+	REQUIRE(entry_of(dump1.text, yielder, entry, sizeof(entry)),
+		"the yielder is not in the dump");
+	CHECK(status_is(entry, "runnable"), "yielder: %s", entry);
+	if (LWP_HAVE_UNWIND)
+		CHECK(has_frame(entry, "dump_test_yielder_loop"),
+		      "yielder's frames:\n%s", entry);
+
+	REQUIRE(entry_of(dump1.text, lwp_self(), entry, sizeof(entry)),
+		"the caller is not in the dump");
+	CHECK(status_is(entry, "running"), "caller: %s", entry);
+	if (LWP_HAVE_UNWIND)
+		CHECK(has_frame(entry, "dump_test_dumper"),
+		      "the caller's own frames:\n%s", entry);
+	else
+		CHECK(strstr(dump1.text, "backtraces are unavailable"),
+		      "no word of the missing unwinder:\n%s", dump1.text);
+
+	atomic_store(&stop_spinning, true);
+	CHECK_RC(lwp_send(waiter, GO, NULL, 0), 0);
+}
+
+static void dumper(void *arg)
+{
+	(void)arg;
+	dump_test_dumper();
+	__asm__ volatile("" ::: "memory");
+}
+
+Test(dump, lists_states_and_backtraces)
+{
+	/* One scheduler and no preemption: nothing runs but the dumper. */
+	lwp_config cfg = { .schedulers = 1, .timeslice_ns = LWP_INFINITY };
+
+	t_watchdog(60, "dump of a waiter, a yielder and the caller");
+	T_RUN(&cfg, dumper, NULL);
+}
+
+/* ---- lwp_process_backtrace ----------------------------------------------- */
+
+static void backtraces(void *arg)
+{
+	lwp_pid waiter = lwp_spawn(dump_test_waiter, NULL);
+	void *frames[64];
+	long n;
+
+	(void)arg;
+	await_waiting(waiter);
+	n = lwp_process_backtrace(waiter, frames, 64);
+	if (!LWP_HAVE_UNWIND) {
+		CHECK_RC(n, LWP_ENOTSUP);
+	} else {
+		bool level2 = false;
+		CHECK(n >= 4, "%ld frames", n);
+		/* A return address inside dump_test_waiter_level2, which is
+		 * far shorter than 256 bytes. */
+		for (long i = 0; i < n; i++)
+			level2 |= (uintptr_t)frames[i] -
+					  (uintptr_t)dump_test_waiter_level2 <
+				  256;
+		CHECK(level2, "no frame in dump_test_waiter_level2");
+		CHECK_RC(lwp_process_backtrace(waiter, frames, 2), 2);
+		CHECK_RC(lwp_process_backtrace(waiter, NULL, 0), 0);
+		n = lwp_process_backtrace(lwp_self(), frames, 64);
+		CHECK(n > 1, "own backtrace: %ld", n);
+	}
+	CHECK_RC(lwp_process_backtrace(waiter, NULL, 1), LWP_EINVAL);
+	if (LWP_HAVE_UNWIND) {
+		CHECK_RC(lwp_process_backtrace(-5, frames, 64), LWP_EBADPID);
+		CHECK_RC(lwp_send(waiter, GO, NULL, 0), 0);
+		t_wait_dead(waiter);
+		CHECK_RC(lwp_process_backtrace(waiter, frames, 64),
+			 LWP_ENOPROC);
+	} else {
+		CHECK_RC(lwp_send(waiter, GO, NULL, 0), 0);
+	}
+}
+
+Test(dump, process_backtrace)
+{
+	lwp_config cfg = { .schedulers = 1, .timeslice_ns = LWP_INFINITY };
+	void *frames[4];
+
+	cr_assert_eq(lwp_process_backtrace(1, frames, 4),
+		     LWP_HAVE_UNWIND ? LWP_ENOTRUNNING : LWP_ENOTSUP);
+	t_watchdog(60, "lwp_process_backtrace");
+	T_RUN(&cfg, backtraces, NULL);
+}
+
+/* ---- a preempted process shows the code it was running ------------------ */
+
+static struct dumped dump2;
+
+static void dumps_spinner(void *arg)
+{
+	lwp_pid spinner = lwp_spawn(dump_test_spinner, NULL);
+	lwp_sched_stats st;
+	int64_t end = lwp_now() + T_WAIT;
+
+	(void)arg;
+	/* Sleep: the spinner runs until the timer is due, then it is
+	 * preempted so that this process can run. */
+	do {
+		lwp_sleep(5 * MS);
+		REQUIRE(lwp_scheduler_stats(0, &st) == 0, "stats");
+		REQUIRE(lwp_now() < end, "the spinner is never preempted");
+	} while (st.preemptions == 0);
+	dump_into(&dump2);
+	atomic_store(&stop_spinning, true);
+	REQUIRE(entry_of(dump2.text, spinner, entry, sizeof(entry)),
+		"the spinner is not in:\n%s", dump2.text);
+	CHECK(status_is(entry, "runnable"), "spinner: %s", entry);
+	CHECK(has_frame(entry, "dump_test_spin_here") &&
+		      has_frame(entry, "dump_test_spinner"),
+	      "spinner's frames:\n%s", entry);
+}
+
+Test(dump, preempted_process_shows_where_it_spins)
+{
+	lwp_config cfg = { .schedulers = 1 };
+
+	if (!LWP_HAVE_UNWIND)
+		cr_skip_test("no libunwind in this build");
+	t_watchdog(60, "dump of a preempted spinner");
+	T_RUN(&cfg, dumps_spinner, NULL);
+}
