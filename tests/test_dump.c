@@ -7,6 +7,7 @@
  * functions with distinctive names: the dump names them from the test
  * program's ELF symbol table (symbol.c), no -rdynamic needed.
  */
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -309,4 +310,252 @@ Test(dump, preempted_process_shows_where_it_spins)
 		cr_skip_test("no libunwind in this build");
 	t_watchdog(60, "dump of a preempted spinner");
 	T_RUN(&cfg, dumps_spinner, NULL);
+}
+
+/* ---- the dump on a signal ------------------------------------------------ */
+
+struct child {
+	char out[65536]; /* its stderr */
+	int status;
+};
+
+/* Run body() in a child process; collect its stderr and how it ended
+ * (as test_fault.c does for the crash report). */
+static void run_child(void (*body)(void), struct child *c)
+{
+	int fds[2];
+	size_t len = 0;
+	ssize_t n;
+	pid_t pid;
+
+	cr_assert_eq(pipe(fds), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0, "fork");
+	if (pid == 0) {
+		dup2(fds[1], STDERR_FILENO);
+		close(fds[0]);
+		body();
+		_exit(0);
+	}
+	close(fds[1]);
+	while (len < sizeof(c->out) - 1 &&
+	       (n = read(fds[0], c->out + len, sizeof(c->out) - 1 - len)) > 0)
+		len += (size_t)n;
+	c->out[len] = '\0';
+	close(fds[0]);
+	cr_assert_eq(waitpid(pid, &c->status, 0), pid);
+}
+
+static void signals_itself(void *arg)
+{
+	lwp_pid waiter = lwp_spawn(dump_test_waiter, NULL);
+
+	(void)arg;
+	CHECK_RC(lwp_register("dump_waiter", waiter), 0);
+	await_waiting(waiter);
+	kill(getpid(), SIGQUIT);
+	/* The dump thread writes it meanwhile; the waiter stays put. */
+	lwp_sleep(300 * MS * T_SLOW);
+	CHECK_RC(lwp_send(waiter, GO, NULL, 0), 0);
+}
+
+/* Exit codes of the child. */
+enum {
+	CHILD_OK = 0,
+	CHILD_MAIN_FAILED = 3,
+	CHILD_CHECK_FAILED = 4,
+	CHILD_NOT_RESTORED = 5,
+};
+
+static void signal_body(void)
+{
+	lwp_config cfg = { .schedulers = 2 };
+	struct sigaction sa;
+	int rc;
+
+	setenv("LWP_DUMP_SIGNAL", "QUIT", 1);
+	rc = lwp_main(&cfg, signals_itself, NULL);
+	if (rc != 0)
+		_exit(CHILD_MAIN_FAILED);
+	if (atomic_load(&t_failures)) {
+		fprintf(stderr, "%s\n", t_first);
+		_exit(CHILD_CHECK_FAILED);
+	}
+	/* The host's disposition is back: the default. */
+	if (sigaction(SIGQUIT, NULL, &sa) != 0 || sa.sa_handler != SIG_DFL)
+		_exit(CHILD_NOT_RESTORED);
+}
+
+Test(dump, on_signal)
+{
+	struct child *c = calloc(1, sizeof(*c));
+	char *dump, *waiter;
+
+	cr_assert_not_null(c);
+	t_watchdog(60, "the dump on SIGQUIT");
+	run_child(signal_body, c);
+	cr_assert(WIFEXITED(c->status) && WEXITSTATUS(c->status) == CHILD_OK,
+		  "the child ended with status %#x; its stderr:\n%s", c->status,
+		  c->out);
+	dump = strstr(c->out, "=PROCESS DUMP====\npid ");
+	cr_assert_not_null(dump, "no dump in:\n%s", c->out);
+	waiter = strstr(dump, "'dump_waiter'");
+	cr_assert_not_null(waiter, "no waiter in:\n%s", c->out);
+	cr_assert(strstr(dump, " waiting ") != NULL, "no waiting process:\n%s",
+		  c->out);
+	if (LWP_HAVE_UNWIND)
+		cr_assert(strstr(waiter, " dump_test_waiter_level2+0x") !=
+				  NULL,
+			  "no waiter's frames in:\n%s", c->out);
+	free(c);
+}
+
+/* ---- bad signals --------------------------------------------------------- */
+
+static void nothing(void *arg)
+{
+	(void)arg;
+}
+
+/* With the environment's LWP_DUMP_SIGNAL=value, lwp_main and lwp_start
+ * return rc. */
+static void env_gives(const char *value, int rc)
+{
+	setenv("LWP_DUMP_SIGNAL", value, 1);
+	cr_assert_eq(lwp_main(NULL, nothing, NULL), rc,
+		     "lwp_main with LWP_DUMP_SIGNAL=%s", value);
+	cr_assert_eq(lwp_start(NULL), rc, "lwp_start with LWP_DUMP_SIGNAL=%s",
+		     value);
+	if (rc == 0)
+		cr_assert_eq(lwp_stop(), 0);
+	unsetenv("LWP_DUMP_SIGNAL");
+}
+
+static void cfg_gives(int preempt_signal, int dump_signal, int rc)
+{
+	lwp_config cfg = { .preempt_signal = preempt_signal,
+			   .dump_signal = dump_signal };
+
+	cr_assert_eq(lwp_main(&cfg, nothing, NULL), rc,
+		     "lwp_main with dump_signal %d, preempt_signal %d",
+		     dump_signal, preempt_signal);
+}
+
+Test(dump, bad_signals)
+{
+	static const char *const bad[] = {
+		"", "FOO", "SIGFOO", "-1", "12x", "KILL", "SIGSTOP", "SEGV",
+		"11", "999", "URG", /* the preemption signal */
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		env_gives(bad[i], LWP_EINVAL);
+	env_gives("SIGUSR1", 0);
+	env_gives("USR2", 0);
+	env_gives("3", 0);
+	env_gives("0", 0);
+
+	cfg_gives(0, SIGSEGV, LWP_EINVAL);
+	cfg_gives(0, SIGKILL, LWP_EINVAL);
+	cfg_gives(0, -1, LWP_EINVAL);
+	cfg_gives(0, 0x7fff, LWP_EINVAL);
+	cfg_gives(0, SIGURG, LWP_EINVAL);
+	cfg_gives(SIGUSR1, SIGUSR1, LWP_EINVAL);
+	cfg_gives(SIGUSR1, SIGURG, 0);
+	/* The config wins over the environment. */
+	setenv("LWP_DUMP_SIGNAL", "FOO", 1);
+	cfg_gives(0, SIGUSR2, 0);
+	unsetenv("LWP_DUMP_SIGNAL");
+}
+
+static void trace_takes_dump_signal(void *arg)
+{
+	lwp_trace_opts o = { .signal = SIGUSR1 };
+	char path[] = "/tmp/lwp-dump-trace-XXXXXX";
+	int fd = mkstemp(path);
+
+	(void)arg;
+	REQUIRE(fd >= 0, "mkstemp");
+	close(fd);
+	CHECK_RC(lwp_trace_start(path, &o), LWP_TRACE ? LWP_EINVAL : LWP_ENOTSUP);
+	unlink(path);
+}
+
+Test(dump, trace_cannot_take_the_dump_signal)
+{
+	lwp_config cfg = { .dump_signal = SIGUSR1 };
+
+	T_RUN(&cfg, trace_takes_dump_signal, NULL);
+}
+
+/* ---- dumps while processes come, go and move ----------------------------- */
+
+#define CHURN_ROUNDS (2000 / T_SLOW)
+#define CHURN_DUMPS  (200 / T_SLOW)
+
+static _Atomic bool churn_done;
+
+/* Lives a little: a receive that times out, yields, a spin, then ends. */
+void dump_test_churner(void *arg)
+{
+	uintptr_t n = (uintptr_t)arg;
+
+	if (n & 1)
+		lwp_msg_free(lwp_receive(NULL, NULL, 10000));
+	for (uintptr_t i = 0; i < n % 5; i++)
+		lwp_yield();
+	for (volatile unsigned i = 0; i < (n % 7) * 1000; i++)
+		;
+}
+
+static void churn_spawner(void *arg)
+{
+	(void)arg;
+	for (uintptr_t i = 0; i < CHURN_ROUNDS; i++) {
+		lwp_pid p = lwp_spawn(dump_test_churner, (void *)i);
+		REQUIRE(p > 0, "spawn: %s", lwp_strerror((int)p));
+		if (i % 16 == 0)
+			lwp_yield();
+	}
+	atomic_store(&churn_done, true);
+}
+
+static void churn_dumper(void *arg)
+{
+	int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	lwp_pid pids[64];
+	void *frames[32];
+
+	(void)arg;
+	REQUIRE(fd >= 0, "open /dev/null");
+	for (int i = 0; i < CHURN_DUMPS || !atomic_load(&churn_done); i++) {
+		long n = lwp_process_dump(fd);
+		CHECK(n > 0, "dump %d: %ld", i, n);
+		n = lwp_processes(pids, 64);
+		for (long k = 0; k < n && k < 64; k++) {
+			long d = lwp_process_backtrace(pids[k], frames, 32);
+			CHECK(d >= 0 || d == LWP_EBUSY || d == LWP_ENOPROC ||
+				      d == LWP_ENOTSUP,
+			      "backtrace of %s: %ld", lwp_pid_str(pids[k]).s,
+			      d);
+		}
+		lwp_yield();
+	}
+	close(fd);
+}
+
+static void churn_main(void *arg)
+{
+	(void)arg;
+	REQUIRE(lwp_spawn(churn_spawner, NULL) > 0, "spawn");
+	REQUIRE(lwp_spawn(churn_spawner, NULL) > 0, "spawn");
+	REQUIRE(lwp_spawn(churn_dumper, NULL) > 0, "spawn");
+}
+
+Test(dump, dumps_while_processes_churn)
+{
+	lwp_config cfg = { .schedulers = 2 };
+
+	t_watchdog(300, "dumps while processes churn");
+	T_RUN(&cfg, churn_main, NULL);
 }
