@@ -141,7 +141,7 @@ static bool moved_on(struct proc *p, lwp_pid pid, uint64_t switches, void *sp)
  * in a diagnostic.
  */
 static int frames_of(struct proc *p, lwp_pid pid, struct proc *self,
-		     uintptr_t *pcs, int cap)
+		     uintptr_t *pcs, int cap, uint64_t *sigframes)
 {
 	uint64_t switches;
 	uint8_t after;
@@ -149,7 +149,7 @@ static int frames_of(struct proc *p, lwp_pid pid, struct proc *self,
 	int n;
 
 	if (p == self)
-		return unwind_here(pcs, cap);
+		return unwind_here(pcs, cap, sigframes);
 	switches = load_relaxed(&p->switches);
 	after = load_relaxed(&p->after);
 	sp = __atomic_load_n(&p->ctx.sp, __ATOMIC_RELAXED);
@@ -158,7 +158,8 @@ static int frames_of(struct proc *p, lwp_pid pid, struct proc *self,
 	if (after == AFTER_EXIT)
 		return FRAMES_EXITING;
 	n = unwind_suspended((uintptr_t)sp, (uintptr_t)p->stack.lo,
-			     (uintptr_t)stack_top(&p->stack), pcs, cap);
+			     (uintptr_t)stack_top(&p->stack), pcs, cap,
+			     sigframes);
 	if (n < 0 || moved_on(p, pid, switches, sp))
 		return FRAMES_MOVED;
 	return n;
@@ -182,7 +183,8 @@ long lwp_process_backtrace(lwp_pid pid, void **frames, size_t cap)
 	if (!err) {
 		n = frames_of(p, pid, self, pcs,
 			      cap < ARRAY_SIZE(pcs) ? (int)cap :
-						      (int)ARRAY_SIZE(pcs));
+						      (int)ARRAY_SIZE(pcs),
+			      NULL);
 		if (n == FRAMES_EXITING ||
 		    atomic_load_explicit(&p->pid, memory_order_acquire) != pid)
 			err = LWP_ENOPROC;
@@ -346,19 +348,21 @@ static void fn_text(void (*fn)(void *), bool crash, char *buf, size_t len)
 
 /* A return address as text.  It is looked up one byte back, inside the
  * call: a call to a function that does not return may be the last
- * instruction of its function.  Outside a crash the ELF symbol table
+ * instruction of its function.  exact: an interrupted instruction's
+ * address, looked up as it is.  Outside a crash the ELF symbol table
  * names static functions too (symbol.h); in a crash only dladdr, whose
  * lock is the one backtrace_symbols_fd takes. */
-static void pc_text(uintptr_t pc, bool crash, char *buf, size_t len)
+static void pc_text(uintptr_t pc, bool exact, bool crash, char *buf, size_t len)
 {
-	uintptr_t off;
+	uintptr_t back = exact ? 0 : 1, off;
 
-	if (!crash && pc && symbol_find(pc - 1, buf, len, &off)) {
+	if (!crash && pc && symbol_find(pc - back, buf, len, &off)) {
 		size_t n = strlen(buf);
-		snprintf(buf + n, len - n, "+%#lx", (unsigned long)off + 1);
+		snprintf(buf + n, len - n, "+%#lx",
+			 (unsigned long)(off + back));
 		return;
 	}
-	addr_text((void *)(pc - 1), 1, buf, len);
+	addr_text((void *)(pc - back), back, buf, len);
 }
 
 static bool put(struct dump *d, const char *line, int n, size_t size)
@@ -377,7 +381,8 @@ static void dump_frames(struct dump *d, struct proc *p, lwp_pid pid, int sched)
 {
 	uintptr_t pcs[UNWIND_FRAMES];
 	char line[LWP_NAME_MAX + 256], where[LWP_NAME_MAX + 200];
-	int n = frames_of(p, pid, d->self, pcs, UNWIND_FRAMES), len;
+	uint64_t sig;
+	int n = frames_of(p, pid, d->self, pcs, UNWIND_FRAMES, &sig), len;
 
 	switch (n) {
 	case FRAMES_RUNNING:
@@ -393,9 +398,12 @@ static void dump_frames(struct dump *d, struct proc *p, lwp_pid pid, int sched)
 		return;
 	}
 	for (int i = 0; i < n && !d->err; i++) {
-		pc_text(pcs[i], d->crash, where, sizeof(where));
-		len = snprintf(line, sizeof(line), "    #%-2d %#014lx %s\n", i,
-			       (unsigned long)pcs[i], where);
+		/* Above a signal frame: the interrupted instruction itself. */
+		bool exact = i > 0 && (sig >> (i - 1) & 1);
+		pc_text(pcs[i], exact, d->crash, where, sizeof(where));
+		len = snprintf(line, sizeof(line), "    #%-2d %#014lx %s%s\n",
+			       i, (unsigned long)pcs[i], where,
+			       sig >> i & 1 ? " <signal frame>" : "");
 		put(d, line, len, sizeof(line));
 	}
 	if (n == UNWIND_FRAMES && !d->err)

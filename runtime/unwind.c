@@ -26,6 +26,7 @@
 #include "unwind.h"
 
 #include <setjmp.h>
+#include <ucontext.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <string.h>
@@ -36,7 +37,8 @@
 
 #if LWP_HAVE_UNWIND
 
-#define UNW_LOCAL_ONLY
+/* Not UNW_LOCAL_ONLY: that is libunwind.so's API (meson.build says why
+ * not that one); the generic library unwinds locally as well. */
 #include <libunwind.h>
 #include <pthread.h>
 
@@ -54,7 +56,7 @@ static void init_once(void)
 	uintptr_t pc[2];
 
 	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_NONE);
-	if (unwind_here(pc, 2) < 0) /* libunwind's one-time setup */
+	if (unwind_here(pc, 2, NULL) < 0) /* libunwind's one-time setup */
 		return;
 }
 
@@ -99,22 +101,26 @@ static void context_of(unw_context_t *uc, uintptr_t sp)
 /* Step through the frames from cursor c into pcs, while their stack
  * pointers stay in [lo, top]. */
 static int walk(unw_cursor_t *c, uintptr_t lo, uintptr_t top, uintptr_t *pcs,
-		int cap)
+		int cap, uint64_t *sigframes)
 {
 	int n = 0;
 
+	if (sigframes)
+		*sigframes = 0;
 	do {
 		unw_word_t ip, sp;
 		if (unw_get_reg(c, UNW_REG_IP, &ip) < 0 || !ip ||
 		    unw_get_reg(c, UNW_REG_SP, &sp) < 0 || sp < lo || sp > top)
 			break;
+		if (sigframes && n < 64 && unw_is_signal_frame(c) > 0)
+			*sigframes |= (uint64_t)1 << n;
 		pcs[n++] = (uintptr_t)ip;
 	} while (n < cap && unw_step(c) > 0);
 	return n;
 }
 
 int unwind_suspended(uintptr_t sp, uintptr_t lo, uintptr_t top, uintptr_t *pcs,
-		     int cap)
+		     int cap, uint64_t *sigframes)
 {
 	sigjmp_buf env;
 	unw_context_t uc;
@@ -132,22 +138,31 @@ int unwind_suspended(uintptr_t sp, uintptr_t lo, uintptr_t top, uintptr_t *pcs,
 	atomic_signal_fence(memory_order_seq_cst);
 	context_of(&uc, sp);
 	if (unw_init_local(&c, &uc) == 0)
-		n = walk(&c, lo, top, pcs, cap);
+		n = walk(&c, lo, top, pcs, cap, sigframes);
 	atomic_signal_fence(memory_order_seq_cst);
 	walking = NULL;
 	return n;
 }
 
+/* The caller's registers.  unw_getcontext is a function of libunwind.so
+ * on x86-64, not of the library linked (meson.build says why); there the
+ * unwinder's context is a ucontext_t, which glibc's getcontext fills. */
+#if defined(__x86_64__)
+#define here(uc) getcontext(uc)
+#else
+#define here(uc) unw_getcontext(uc)
+#endif
+
 /* noinline: its own frame is the one skipped. */
-noinline int unwind_here(uintptr_t *pcs, int cap)
+noinline int unwind_here(uintptr_t *pcs, int cap, uint64_t *sigframes)
 {
 	unw_context_t uc;
 	unw_cursor_t c;
 
-	if (cap <= 0 || unw_getcontext(&uc) != 0 ||
-	    unw_init_local(&c, &uc) != 0 || unw_step(&c) <= 0)
+	if (cap <= 0 || here(&uc) != 0 || unw_init_local(&c, &uc) != 0 ||
+	    unw_step(&c) <= 0)
 		return 0;
-	return walk(&c, 0, UINTPTR_MAX, pcs, cap);
+	return walk(&c, 0, UINTPTR_MAX, pcs, cap, sigframes);
 }
 
 void unwind_recover(int sig, const siginfo_t *si)
@@ -176,8 +191,10 @@ void unwind_init(void)
 
 __attribute__((no_sanitize_address)) int
 unwind_suspended(uintptr_t sp, uintptr_t lo, uintptr_t top, uintptr_t *pcs,
-		 int cap)
+		 int cap, uint64_t *sigframes)
 {
+	if (sigframes)
+		*sigframes = 0;
 	if (cap <= 0 || sp < lo || sp > top || top - sp < ARCH_FRAME_SIZE)
 		return 0;
 #if defined(__x86_64__)
@@ -188,8 +205,10 @@ unwind_suspended(uintptr_t sp, uintptr_t lo, uintptr_t top, uintptr_t *pcs,
 	return 1;
 }
 
-noinline int unwind_here(uintptr_t *pcs, int cap)
+noinline int unwind_here(uintptr_t *pcs, int cap, uint64_t *sigframes)
 {
+	if (sigframes)
+		*sigframes = 0;
 	if (cap <= 0)
 		return 0;
 	pcs[0] = (uintptr_t)__builtin_return_address(0);

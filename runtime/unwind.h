@@ -38,14 +38,16 @@ void unwind_init(void);
  * whose stack pointer leaves it; should it fault anyway (the process ran
  * meanwhile and left garbage where frames were), the fault handler ends
  * the walk (unwind_recover).  Returns the number of frames (1 at most
- * without an unwinder), or LWP_EBUSY (it faulted).
+ * without an unwinder), or LWP_EBUSY (it faulted).  Bit i of *sigframes
+ * (if not NULL; frames below 64) is set if frame i is the kernel's signal
+ * frame (the signal trampoline: the frame above it was interrupted).
  */
 must_check int unwind_suspended(uintptr_t sp, uintptr_t lo, uintptr_t top,
-				uintptr_t *pcs, int cap);
+				uintptr_t *pcs, int cap, uint64_t *sigframes);
 
 /* The caller's own return addresses, its caller's first, at most cap (1
  * at most without an unwinder). */
-must_check int unwind_here(uintptr_t *pcs, int cap);
+must_check int unwind_here(uintptr_t *pcs, int cap, uint64_t *sigframes);
 
 /* From the SIGSEGV/SIGBUS handler: if this thread was walking a stack,
  * end the walk (does not return).  Otherwise returns at once. */

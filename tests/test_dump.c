@@ -404,8 +404,7 @@ Test(dump, on_signal)
 	cr_assert(strstr(dump, " waiting ") != NULL, "no waiting process:\n%s",
 		  c->out);
 	if (LWP_HAVE_UNWIND)
-		cr_assert(strstr(waiter, " dump_test_waiter_level2+0x") !=
-				  NULL,
+		cr_assert(strstr(waiter, " dump_test_waiter_level2+0x") != NULL,
 			  "no waiter's frames in:\n%s", c->out);
 	free(c);
 }
@@ -443,10 +442,13 @@ static void cfg_gives(int preempt_signal, int dump_signal, int rc)
 
 Test(dump, bad_signals)
 {
-	static const char *const bad[] = {
-		"", "FOO", "SIGFOO", "-1", "12x", "KILL", "SIGSTOP", "SEGV",
-		"11", "999", "URG", /* the preemption signal */
-	};
+	static const char
+		*const
+			bad[] = {
+				"",    "FOO",  "SIGFOO",  "-1",
+				"12x", "KILL", "SIGSTOP", "SEGV",
+				"11",  "999",  "URG", /* the preemption signal */
+			};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		env_gives(bad[i], LWP_EINVAL);
@@ -477,7 +479,8 @@ static void trace_takes_dump_signal(void *arg)
 	(void)arg;
 	REQUIRE(fd >= 0, "mkstemp");
 	close(fd);
-	CHECK_RC(lwp_trace_start(path, &o), LWP_TRACE ? LWP_EINVAL : LWP_ENOTSUP);
+	CHECK_RC(lwp_trace_start(path, &o),
+		 LWP_TRACE ? LWP_EINVAL : LWP_ENOTSUP);
 	unlink(path);
 }
 
