@@ -318,7 +318,7 @@ static void addr_text(void *addr, unsigned long adj, char *buf, size_t len)
 
 	if (!dladdr1(addr, &dl, (void **)&sym, RTLD_DL_SYMENT) ||
 	    !dl.dli_fname) {
-		snprintf(buf, len, "%p", addr);
+		snprintf(buf, len, "%p", (void *)((char *)addr + adj));
 	} else if (dl.dli_sname && sym &&
 		   (char *)addr < (char *)dl.dli_saddr + sym->st_size) {
 		snprintf(buf, len, "%s+%#lx", dl.dli_sname,
@@ -398,12 +398,15 @@ static void dump_frames(struct dump *d, struct proc *p, lwp_pid pid, int sched)
 		return;
 	}
 	for (int i = 0; i < n && !d->err; i++) {
-		/* Above a signal frame: the interrupted instruction itself. */
-		bool exact = i > 0 && (sig >> (i - 1) & 1);
+		/* Interrupted by a signal: the instruction itself, below
+		 * the trampoline's frame. */
+		bool exact = sig >> i & 1;
 		pc_text(pcs[i], exact, d->crash, where, sizeof(where));
 		len = snprintf(line, sizeof(line), "    #%-2d %#014lx %s%s\n",
 			       i, (unsigned long)pcs[i], where,
-			       sig >> i & 1 ? " <signal frame>" : "");
+			       i < 63 && (sig >> (i + 1) & 1) ?
+				       " <signal frame>" :
+				       "");
 		put(d, line, len, sizeof(line));
 	}
 	if (n == UNWIND_FRAMES && !d->err)

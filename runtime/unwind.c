@@ -98,6 +98,16 @@ static void context_of(unw_context_t *uc, uintptr_t sp)
 #endif
 }
 
+/* Which frame unw_is_signal_frame() is true of, from the trampoline's:
+ * on x86-64 the frame restored from the signal context (the interrupted
+ * one), on aarch64 the trampoline's own (it checks the instructions at the
+ * pc for the sigreturn sequence).  Seen on both, under qemu-user too. */
+#if defined(__x86_64__)
+#define INTERRUPTED 0
+#else
+#define INTERRUPTED 1
+#endif
+
 /* Step through the frames from cursor c into pcs, while their stack
  * pointers stay in [lo, top]. */
 static int walk(unw_cursor_t *c, uintptr_t lo, uintptr_t top, uintptr_t *pcs,
@@ -112,8 +122,9 @@ static int walk(unw_cursor_t *c, uintptr_t lo, uintptr_t top, uintptr_t *pcs,
 		if (unw_get_reg(c, UNW_REG_IP, &ip) < 0 || !ip ||
 		    unw_get_reg(c, UNW_REG_SP, &sp) < 0 || sp < lo || sp > top)
 			break;
-		if (sigframes && n < 64 && unw_is_signal_frame(c) > 0)
-			*sigframes |= (uint64_t)1 << n;
+		if (sigframes && n + INTERRUPTED < 64 &&
+		    unw_is_signal_frame(c) > 0)
+			*sigframes |= (uint64_t)1 << (n + INTERRUPTED);
 		pcs[n++] = (uintptr_t)ip;
 	} while (n < cap && unw_step(c) > 0);
 	return n;

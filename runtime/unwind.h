@@ -39,8 +39,9 @@ void unwind_init(void);
  * meanwhile and left garbage where frames were), the fault handler ends
  * the walk (unwind_recover).  Returns the number of frames (1 at most
  * without an unwinder), or LWP_EBUSY (it faulted).  Bit i of *sigframes
- * (if not NULL; frames below 64) is set if frame i is the kernel's signal
- * frame (the signal trampoline: the frame above it was interrupted).
+ * (if not NULL; frames below 64) is set if a signal interrupted frame i:
+ * its pc is the interrupted instruction, not a return address, and frame
+ * i - 1 is the signal trampoline's.
  */
 must_check int unwind_suspended(uintptr_t sp, uintptr_t lo, uintptr_t top,
 				uintptr_t *pcs, int cap, uint64_t *sigframes);

@@ -300,6 +300,11 @@ static void dumps_spinner(void *arg)
 	CHECK(has_frame(entry, "dump_test_spin_here") &&
 		      has_frame(entry, "dump_test_spinner"),
 	      "spinner's frames:\n%s", entry);
+	/* The trampoline's frame, just above the interrupted function. */
+	CHECK(strstr(entry, " <signal frame>\n") != NULL &&
+		      strstr(entry, " <signal frame>\n") <
+			      strstr(entry, " dump_test_spin_here+"),
+	      "no signal frame above the spinner's:\n%s", entry);
 }
 
 Test(dump, preempted_process_shows_where_it_spins)
@@ -370,9 +375,14 @@ enum {
 static void signal_body(void)
 {
 	lwp_config cfg = { .schedulers = 2 };
-	struct sigaction sa;
+	struct sigaction host = { .sa_handler = SIG_DFL }, sa;
 	int rc;
 
+	/* A host's disposition of its own, to find again. */
+	sigemptyset(&host.sa_mask);
+	host.sa_flags = SA_RESTART;
+	if (sigaction(SIGQUIT, &host, NULL) != 0)
+		_exit(CHILD_NOT_RESTORED);
 	setenv("LWP_DUMP_SIGNAL", "QUIT", 1);
 	rc = lwp_main(&cfg, signals_itself, NULL);
 	if (rc != 0)
@@ -381,9 +391,13 @@ static void signal_body(void)
 		fprintf(stderr, "%s\n", t_first);
 		_exit(CHILD_CHECK_FAILED);
 	}
-	/* The host's disposition is back: the default. */
-	if (sigaction(SIGQUIT, NULL, &sa) != 0 || sa.sa_handler != SIG_DFL)
+	/* The host's disposition is back. */
+	if (sigaction(SIGQUIT, NULL, &sa) != 0 || sa.sa_handler != SIG_DFL ||
+	    !(sa.sa_flags & SA_RESTART)) {
+		fprintf(stderr, "SIGQUIT: handler %p, flags %#x\n",
+			(void *)sa.sa_handler, (unsigned)sa.sa_flags);
 		_exit(CHILD_NOT_RESTORED);
+	}
 }
 
 Test(dump, on_signal)
