@@ -892,8 +892,8 @@ LWP_API long lwp_processes(lwp_pid *out, size_t cap);
  * and into the crash report.
  *
  * Returns the number of processes written, LWP_ESYS (a write failed;
- * errno says why), LWP_ENOTRUNNING.  It needs about 16 KiB of the
- * caller's stack.
+ * errno says why), LWP_ENOTRUNNING.  A process with the smallest stack
+ * (LWP_STACK_MIN) may call it.
  */
 LWP_API long lwp_process_dump(int fd);
 

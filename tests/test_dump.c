@@ -23,6 +23,7 @@ TestSuite(dump, .timeout = 120);
 
 enum {
 	GO = 100,
+	DONE = 101,
 };
 
 #define NOINLINE __attribute__((noinline))
@@ -221,6 +222,40 @@ Test(dump, lists_states_and_backtraces)
 
 	t_watchdog(60, "dump of a waiter, a yielder and the caller");
 	T_RUN(&cfg, dumper, NULL);
+}
+
+/* ---- from the smallest stack -------------------------------------------- */
+
+static void dumps_on_small_stack(void *arg)
+{
+	int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+	(void)arg;
+	REQUIRE(fd >= 0, "open /dev/null");
+	CHECK(lwp_process_dump(fd) >= 2, "the dump");
+	close(fd);
+	CHECK_RC(lwp_send((lwp_pid)(intptr_t)arg, DONE, NULL, 0), 0);
+}
+
+static void small_stack_main(void *arg)
+{
+	lwp_spawn_opts o = { .stack_size = LWP_STACK_MIN };
+	lwp_pid waiter = lwp_spawn(dump_test_waiter, NULL);
+
+	(void)arg;
+	await_waiting(waiter);
+	REQUIRE(lwp_spawn_opt(dumps_on_small_stack,
+			      (void *)(intptr_t)lwp_self(), &o) > 0,
+		"spawn");
+	/* A stack overflow would end it before it says so. */
+	lwp_msg_free(RECV_TAG(DONE));
+	CHECK_RC(lwp_send(waiter, GO, NULL, 0), 0);
+}
+
+Test(dump, from_the_smallest_stack)
+{
+	t_watchdog(60, "a dump from a LWP_STACK_MIN stack");
+	T_RUN(NULL, small_stack_main, NULL);
 }
 
 /* ---- lwp_process_backtrace ----------------------------------------------- */
