@@ -871,15 +871,19 @@ LWP_API long lwp_processes(lwp_pid *out, size_t cap);
  * indented line per frame, innermost first, at most 32:
  *
  *   pid              status   sched mailbox links  mons   switches ...
- *   <0.3.1>          waiting      0       0     0     0          1 ...
- *       #0  0x5581e3a0b2c6 sched_block+0x66
- *       #1  0x5581e3a07e3f lwp_receive_match+0x9f
- *       #2  0x5581e3a01a52 worker_loop+0x22
+ *   <0.1.1>          waiting      0       0     0     0          1 ...
+ *       #0  0x7f73008f8f43 switch_out+0xc3
+ *       #1  0x7f73008fa015 sched_block+0x75
+ *       #2  0x7f730090235c lwp_receive+0xfc
+ *       #3  0x561a1fe15294 wait_for_orders+0x14
+ *       #4  0x561a1fe152b9 worker+0x9
+ *       ...
  *
  * A frame is its return address and "function+offset", or "object+offset"
  * where no symbol is known (addr2line -e object offset).  The frames start
  * in the runtime, where the process switched out; a preempted process's go
- * on through the preemption signal's frames into the code it was running.
+ * on through the preemption signal's frames (the trampoline's marked
+ * "<signal frame>") into the instruction it was interrupted at.
  * A process running on another scheduler right now cannot be walked: its
  * line is followed by "running on scheduler N".  One that ran while being
  * walked gets "(ran while being walked: no backtrace)".  The caller's own

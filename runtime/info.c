@@ -150,7 +150,8 @@ static int frames_of(struct proc *p, lwp_pid pid, struct proc *self,
 
 	if (p == self)
 		return unwind_here(pcs, cap, sigframes);
-	switches = load_relaxed(&p->switches);
+	/* Acquire: the walk's reads stay after this one. */
+	switches = atomic_load_explicit(&p->switches, memory_order_acquire);
 	after = load_relaxed(&p->after);
 	sp = __atomic_load_n(&p->ctx.sp, __ATOMIC_RELAXED);
 	if (after == AFTER_NONE)
