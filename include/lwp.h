@@ -179,6 +179,15 @@ typedef struct lwp_config {
 	 * A stack overflow ends only the process either way.  The
 	 * environment's LWP_ISOLATE_FAULTS=1 also turns it on. */
 	bool isolate_faults;
+	/* Write the process dump (lwp_process_dump()) to stderr when this
+	 * signal arrives, as a JVM does its thread dump on SIGQUIT.  0: the
+	 * environment's LWP_DUMP_SIGNAL if set ("QUIT", "SIGQUIT" or a
+	 * number; "0": none), else none.  Not the preemption signal, nor one
+	 * preempt_signal may not be; a bad value makes lwp_main() and
+	 * lwp_start() fail with LWP_EINVAL.  The host's disposition of the
+	 * signal comes back when the runtime stops.  A flight-recorder trace
+	 * (lwp_trace_opts.signal) cannot take the same signal. */
+	int dump_signal;
 } lwp_config;
 
 enum {
@@ -855,13 +864,53 @@ LWP_API int lwp_process_info(lwp_pid pid, lwp_proc_info *out);
 LWP_API long lwp_processes(lwp_pid *out, size_t cap);
 
 /*
- * Write one line per live process to fd, as the crash report does: pid,
- * status, scheduler, mailbox, links, monitors, switches, stack in use and
- * reserved, registered name, and the function it was spawned with.
+ * Write every live process to fd, as the crash report does: a header line,
+ * then per process one line - pid, status, scheduler, mailbox, links,
+ * monitors, switches, stack in use and reserved, the function it was
+ * spawned with and its registered name - followed by its backtrace, one
+ * indented line per frame, innermost first, at most 32:
+ *
+ *   pid              status   sched mailbox links  mons   switches ...
+ *   <0.1.1>          waiting      0       0     0     0          1 ...
+ *       #0  0x7f73008f8f43 switch_out+0xc3
+ *       #1  0x7f73008fa015 sched_block+0x75
+ *       #2  0x7f730090235c lwp_receive+0xfc
+ *       #3  0x561a1fe15294 wait_for_orders+0x14
+ *       #4  0x561a1fe152b9 worker+0x9
+ *       ...
+ *
+ * A frame is its return address and "function+offset", or "object+offset"
+ * where no symbol is known (addr2line -e object offset).  The frames start
+ * in the runtime, where the process switched out; a preempted process's go
+ * on through the preemption signal's frames (the trampoline's marked
+ * "<signal frame>") into the instruction it was interrupted at.
+ * A process running on another scheduler right now cannot be walked: its
+ * line is followed by "running on scheduler N".  One that ran while being
+ * walked gets "(ran while being walked: no backtrace)".  The caller's own
+ * frames start here.  Function names come from the dynamic symbols and,
+ * for functions that are not exported, from the ELF symbol table of the
+ * file (a stripped program shows object+offset).  Backtraces need
+ * libunwind (the build option unwind); without it the header is followed
+ * by a line saying so, and each process shows only the function it
+ * switched out in.  The dump also goes to stderr on lwp_config.dump_signal
+ * and into the crash report.
+ *
  * Returns the number of processes written, LWP_ESYS (a write failed;
- * errno says why), LWP_ENOTRUNNING.
+ * errno says why), LWP_ENOTRUNNING.  A process with the smallest stack
+ * (LWP_STACK_MIN) may call it.
  */
 LWP_API long lwp_process_dump(int fd);
+
+/*
+ * Copy into frames up to cap return addresses of pid's stack where it is
+ * suspended, innermost first (as the dump prints them; the caller's own
+ * from here), and return how many.  LWP_EINVAL (frames NULL with cap > 0),
+ * LWP_EBADPID, LWP_ENOPROC, LWP_EBUSY (pid is running on another scheduler
+ * now, or ran while its stack was being walked: try again),
+ * LWP_ENOTSUP (no libunwind in this build), LWP_ENOTRUNNING.  At most 128
+ * frames.
+ */
+LWP_API long lwp_process_backtrace(lwp_pid pid, void **frames, size_t cap);
 
 /* ------------------------------------------------------------------------ */
 /* Supervisors                                                               */

@@ -33,6 +33,7 @@
 #include "runtime.h"
 #include "sched.h"
 #include "trace.h"
+#include "unwind.h"
 
 static const int fault_signals[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
 
@@ -168,7 +169,7 @@ static void crash_report(int sig, const siginfo_t *si, const ucontext_t *uc,
 	n = backtrace(frames, CRASH_FRAMES);
 	backtrace_symbols_fd(frames, n, STDERR_FILENO);
 	say("processes:\n");
-	(void)info_dump(STDERR_FILENO, CRASH_DUMP_MAX, true);
+	(void)info_dump(STDERR_FILENO, CRASH_DUMP_MAX, true, NULL);
 	say("lwp: aborting\n");
 }
 
@@ -179,6 +180,7 @@ static void on_fault(int sig, siginfo_t *si, void *ucv)
 	struct sched *s = sched_self();
 	struct proc *p = s ? s->current : NULL;
 
+	unwind_recover(sig, si); /* a backtrace's walk faulted: end it */
 	if (!s || !self_inflicted(sig, si))
 		return pass_on(sig, si, ucv); /* not a scheduler's fault */
 	if (p && (sig == SIGSEGV || sig == SIGBUS) && overflowed(p, si, uc)) {

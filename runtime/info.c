@@ -6,6 +6,10 @@
 #include <dlfcn.h>
 #include <link.h>
 #include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -16,6 +20,8 @@
 #include "registry.h"
 #include "runtime.h"
 #include "sched.h"
+#include "symbol.h"
+#include "unwind.h"
 
 static const char *const status_names[] = {
 	[LWP_STATUS_RUNNING] = "running",
@@ -99,6 +105,99 @@ static void describe(struct proc *p, struct proc *self, lwp_proc_info *out)
 	out->stack_size = p->stack.size;
 	out->stack_used = sp >= (uintptr_t)p->stack.lo && sp < top ? top - sp :
 								     0;
+}
+
+/* ---- backtraces ---------------------------------------------------------- */
+
+/* What frames_of() found instead of frames. */
+enum {
+	FRAMES_RUNNING = -1, /* on a scheduler now: its stack is in use */
+	FRAMES_MOVED = -2,   /* it ran while being walked: frames discarded */
+	FRAMES_EXITING = -3, /* its stack is being given back */
+};
+
+/* Has p (pid) run since its (switches, sp) were read?  Acquire fence: the
+ * walk's reads of its stack come before these loads. */
+static bool moved_on(struct proc *p, lwp_pid pid, uint64_t switches, void *sp)
+{
+	atomic_thread_fence(memory_order_acquire);
+	return load_relaxed(&p->switches) != switches ||
+	       load_relaxed(&p->after) == AFTER_NONE ||
+	       __atomic_load_n(&p->ctx.sp, __ATOMIC_RELAXED) != sp ||
+	       load_relaxed(&p->pid) != pid;
+}
+
+/*
+ * The return addresses of p (pid) where it is suspended, innermost first:
+ * their number, or FRAMES_*.  The caller's own (p == self) from here.
+ *
+ * Nothing stops p meanwhile: another scheduler may resume it and overwrite
+ * the frames being read.  The walk cannot fault (unwind.h: bounded by p's
+ * stack, and a fault ends it), and what it read counts only if p did not
+ * switch meanwhile: its switch count, its saved stack pointer and its pid
+ * are the same after the walk as before, and it is not running.  A switch
+ * in progress (the count stored, the frame not yet) can still slip
+ * through: the frames are then an older suspension's, which is harmless
+ * in a diagnostic.
+ */
+static int frames_of(struct proc *p, lwp_pid pid, struct proc *self,
+		     uintptr_t *pcs, int cap, uint64_t *sigframes)
+{
+	uint64_t switches;
+	uint8_t after;
+	void *sp;
+	int n;
+
+	if (p == self)
+		return unwind_here(pcs, cap, sigframes);
+	/* Acquire: the walk's reads stay after this one. */
+	switches = atomic_load_explicit(&p->switches, memory_order_acquire);
+	after = load_relaxed(&p->after);
+	sp = __atomic_load_n(&p->ctx.sp, __ATOMIC_RELAXED);
+	if (after == AFTER_NONE)
+		return FRAMES_RUNNING;
+	if (after == AFTER_EXIT)
+		return FRAMES_EXITING;
+	n = unwind_suspended((uintptr_t)sp, (uintptr_t)p->stack.lo,
+			     (uintptr_t)stack_top(&p->stack), pcs, cap,
+			     sigframes);
+	if (n < 0 || moved_on(p, pid, switches, sp))
+		return FRAMES_MOVED;
+	return n;
+}
+
+long lwp_process_backtrace(lwp_pid pid, void **frames, size_t cap)
+{
+	struct proc *self = sched_current();
+	uintptr_t pcs[UNWIND_FRAMES * 4];
+	struct proc *p;
+	int err, n = 0;
+
+	if (!frames && cap)
+		return LWP_EINVAL;
+	if (!unwind_available())
+		return LWP_ENOTSUP;
+	err = rt_enter(self);
+	if (err)
+		return err;
+	err = proc_lookup(pid, &p);
+	if (!err) {
+		n = frames_of(p, pid, self, pcs,
+			      cap < ARRAY_SIZE(pcs) ? (int)cap :
+						      (int)ARRAY_SIZE(pcs),
+			      NULL);
+		if (n == FRAMES_EXITING ||
+		    atomic_load_explicit(&p->pid, memory_order_acquire) != pid)
+			err = LWP_ENOPROC;
+		else if (n < 0)
+			err = LWP_EBUSY;
+	}
+	rt_leave(self);
+	if (err)
+		return err;
+	for (int i = 0; i < n; i++)
+		frames[i] = (void *)pcs[i];
+	return n;
 }
 
 int lwp_process_info(lwp_pid pid, lwp_proc_info *out)
@@ -189,6 +288,7 @@ struct dump {
 	int fd;
 	size_t max;
 	bool crash;
+	struct proc *self;
 	long written, total;
 	int err;
 };
@@ -207,28 +307,111 @@ static bool write_all(int fd, const char *buf, size_t len)
 	return true;
 }
 
-/* "symbol+0x0" or "object+0x1234" for a function: a static function has
- * no dynamic symbol (dladdr's nearest one below would be another's name),
- * and addr2line finds it from the object's offset. */
-static void fn_text(void (*fn)(void *), char *buf, size_t len)
+/* "symbol+0x0" or "object+0x1234" for a code address, its offset
+ * printed plus adj: a static function has no dynamic symbol (dladdr's
+ * nearest one below would be another's name), and addr2line finds it
+ * from the object's offset. */
+static void addr_text(void *addr, unsigned long adj, char *buf, size_t len)
 {
-	void *addr = (void *)(uintptr_t)fn;
 	const ElfW(Sym) *sym = NULL;
 	const char *base;
 	Dl_info dl;
 
 	if (!dladdr1(addr, &dl, (void **)&sym, RTLD_DL_SYMENT) ||
 	    !dl.dli_fname) {
-		snprintf(buf, len, "%p", addr);
+		snprintf(buf, len, "%p", (void *)((char *)addr + adj));
 	} else if (dl.dli_sname && sym &&
 		   (char *)addr < (char *)dl.dli_saddr + sym->st_size) {
 		snprintf(buf, len, "%s+%#lx", dl.dli_sname,
-			 (unsigned long)((char *)addr - (char *)dl.dli_saddr));
+			 (unsigned long)((char *)addr - (char *)dl.dli_saddr) +
+				 adj);
 	} else {
 		base = strrchr(dl.dli_fname, '/');
 		snprintf(buf, len, "%s+%#lx", base ? base + 1 : dl.dli_fname,
-			 (unsigned long)((char *)addr - (char *)dl.dli_fbase));
+			 (unsigned long)((char *)addr - (char *)dl.dli_fbase) +
+				 adj);
 	}
+}
+
+/* The function a process was spawned with: outside a crash also from the
+ * ELF symbol table, for the static functions that processes often run. */
+static void fn_text(void (*fn)(void *), bool crash, char *buf, size_t len)
+{
+	uintptr_t off;
+
+	if (!crash && symbol_find((uintptr_t)fn, buf, len, &off) && !off) {
+		size_t n = strlen(buf);
+		snprintf(buf + n, len - n, "+0x0");
+		return;
+	}
+	addr_text((void *)(uintptr_t)fn, 0, buf, len);
+}
+
+/* A return address as text.  It is looked up one byte back, inside the
+ * call: a call to a function that does not return may be the last
+ * instruction of its function.  exact: an interrupted instruction's
+ * address, looked up as it is.  Outside a crash the ELF symbol table
+ * names static functions too (symbol.h); in a crash only dladdr, whose
+ * lock is the one backtrace_symbols_fd takes. */
+static void pc_text(uintptr_t pc, bool exact, bool crash, char *buf, size_t len)
+{
+	uintptr_t back = exact ? 0 : 1, off;
+
+	if (!crash && pc && symbol_find(pc - back, buf, len, &off)) {
+		size_t n = strlen(buf);
+		snprintf(buf + n, len - n, "+%#lx",
+			 (unsigned long)(off + back));
+		return;
+	}
+	addr_text((void *)(pc - back), back, buf, len);
+}
+
+static bool put(struct dump *d, const char *line, int n, size_t size)
+{
+	if (n < 0)
+		return true;
+	if (!write_all(d->fd, line, (size_t)n < size ? (size_t)n : size - 1)) {
+		d->err = LWP_ESYS;
+		return false;
+	}
+	return true;
+}
+
+/* p's backtrace under its line, or why there is none. */
+static void dump_frames(struct dump *d, struct proc *p, lwp_pid pid, int sched)
+{
+	uintptr_t pcs[UNWIND_FRAMES];
+	char line[LWP_NAME_MAX + 256], where[LWP_NAME_MAX + 200];
+	uint64_t sig;
+	int n = frames_of(p, pid, d->self, pcs, UNWIND_FRAMES, &sig), len;
+
+	switch (n) {
+	case FRAMES_RUNNING:
+		len = snprintf(line, sizeof(line),
+			       "    running on scheduler %d\n", sched);
+		put(d, line, len, sizeof(line));
+		return;
+	case FRAMES_MOVED:
+		put(d, "    (ran while being walked: no backtrace)\n", 44,
+		    SIZE_MAX);
+		return;
+	case FRAMES_EXITING:
+		return;
+	}
+	for (int i = 0; i < n && !d->err; i++) {
+		/* Interrupted by a signal: the instruction itself, below
+		 * the trampoline's frame. */
+		bool exact = sig >> i & 1;
+		pc_text(pcs[i], exact, d->crash, where, sizeof(where));
+		len = snprintf(line, sizeof(line), "    #%-2d %#014lx %s%s\n",
+			       i, (unsigned long)pcs[i], where,
+			       i < 63 && (sig >> (i + 1) & 1) ?
+				       " <signal frame>" :
+				       "");
+		put(d, line, len, sizeof(line));
+	}
+	if (n == UNWIND_FRAMES && !d->err)
+		put(d, "    ...\n", 8, SIZE_MAX);
 }
 
 static bool dump_one(struct proc *p, lwp_pid pid, void *arg)
@@ -240,8 +423,8 @@ static bool dump_one(struct proc *p, lwp_pid pid, void *arg)
 
 	if ((size_t)d->total++ >= d->max)
 		return true; /* only counted */
-	describe(p, NULL, &in);
-	fn_text(in.fn, fn, sizeof(fn));
+	describe(p, d->self, &in);
+	fn_text(in.fn, d->crash, fn, sizeof(fn));
 	if (!(d->crash ? registry_name_peek(p, name) :
 			 registry_name_of(p, name)))
 		name[0] = '\0';
@@ -252,23 +435,27 @@ static bool dump_one(struct proc *p, lwp_pid pid, void *arg)
 		     (unsigned long long)in.switches, in.stack_used,
 		     in.stack_size, fn, name[0] ? " '" : "", name,
 		     name[0] ? "'" : "");
-	if (!write_all(d->fd, line,
-		       (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1))
-		d->err = LWP_ESYS;
-	else
+	if (put(d, line, n, sizeof(line))) {
 		d->written++;
+		dump_frames(d, p, pid, in.scheduler);
+	}
 	return d->err == 0;
 }
 
-long info_dump(int fd, size_t max, bool crash)
+long info_dump(int fd, size_t max, bool crash, struct proc *self)
 {
 	static const char head[] =
 		"pid              status   sched mailbox links  mons   "
 		"switches   stack  reserved  function 'name'\n";
-	struct dump d = { .fd = fd, .max = max, .crash = crash };
+	static const char no_unwind[] =
+		"(backtraces are unavailable in this build, no libunwind: "
+		"only the function each process switched out in)\n";
+	struct dump d = { .fd = fd, .max = max, .crash = crash, .self = self };
 	char tail[96];
 
-	if (!write_all(fd, head, sizeof(head) - 1))
+	if (!write_all(fd, head, sizeof(head) - 1) ||
+	    (!unwind_available() &&
+	     !write_all(fd, no_unwind, sizeof(no_unwind) - 1)))
 		return LWP_ESYS;
 	each_proc(dump_one, &d);
 	if (d.err)
@@ -290,7 +477,154 @@ long lwp_process_dump(int fd)
 
 	if (err)
 		return err;
-	n = info_dump(fd, SIZE_MAX, false);
+	n = info_dump(fd, SIZE_MAX, false, self);
 	rt_leave(self);
 	return n;
+}
+
+/* ---- the dump on a signal ------------------------------------------------ */
+
+/*
+ * The handler only posts a semaphore (async-signal-safe); a thread of the
+ * runtime's waits on it and writes the dump to stderr.  The dump itself
+ * takes the registry's lock, the dynamic loader's (dladdr, the unwinder's
+ * tables) and maps files (symbol.c): none of that may run in whatever code
+ * the signal interrupted.
+ */
+static struct {
+	int signo; /* while started, else 0 */
+	pthread_t thread;
+	sem_t wake;
+	_Atomic bool quit;
+	struct sigaction host; /* the disposition we replaced */
+} sig;
+
+/* LWP_DUMP_SIGNAL: "QUIT", "SIGQUIT" or a number; 0 or unset: none. */
+static int env_signal(const char *s, int *signo)
+{
+	char *end;
+	long n;
+
+	if (!s) {
+		*signo = 0;
+		return 0;
+	}
+	if (!strncmp(s, "SIG", 3))
+		s += 3;
+	for (int i = 1; i < 32; i++) {
+		const char *name = sigabbrev_np(i);
+		if (name && !strcmp(s, name)) {
+			*signo = i;
+			return 0;
+		}
+	}
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (errno || end == s || *end || n < 0 || n > SIGRTMAX)
+		return LWP_EINVAL;
+	*signo = (int)n;
+	return 0;
+}
+
+/* As the flight recorder's (trace.c): not one the kernel reserves or
+ * sends for faults (fault.c reports those), nor glibc's own. */
+static bool signal_ok(int signo)
+{
+	return signo > 0 && signo <= SIGRTMAX && signo != SIGKILL &&
+	       signo != SIGSTOP && signo != SIGSEGV && signo != SIGBUS &&
+	       signo != SIGILL && signo != SIGFPE && signo != SIGTRAP &&
+	       signo != SIGABRT && signo != SIGSYS &&
+	       (signo < 32 || signo >= SIGRTMIN);
+}
+
+int info_config(const lwp_config *cfg, int preempt_signo, int *signo)
+{
+	int err = 0;
+
+	if (cfg && cfg->dump_signal)
+		*signo = cfg->dump_signal;
+	else
+		err = env_signal(getenv("LWP_DUMP_SIGNAL"), signo);
+	if (err || (*signo && (!signal_ok(*signo) || *signo == preempt_signo)))
+		return LWP_EINVAL;
+	return 0;
+}
+
+static void on_dump_signal(int signo)
+{
+	int saved = errno;
+
+	(void)signo;
+	sem_post(&sig.wake);
+	errno = saved;
+}
+
+static void *dump_thread(void *arg)
+{
+	static const char head[] = "=PROCESS DUMP====\n";
+
+	(void)arg;
+	for (;;) {
+		while (sem_wait(&sig.wake) != 0)
+			; /* EINTR */
+		if (atomic_load(&sig.quit))
+			return NULL;
+		/* Not in rt_enter: teardown waits for the dump to finish. */
+		if (rt_enter_foreign() != 0)
+			continue;
+		if (write_all(STDERR_FILENO, head, sizeof(head) - 1))
+			(void)info_dump(STDERR_FILENO, SIZE_MAX, false, NULL);
+		rt_leave_foreign();
+	}
+}
+
+int info_start(int signo)
+{
+	struct sigaction sa = { .sa_handler = on_dump_signal,
+				.sa_flags = SA_RESTART };
+	sigset_t all, old;
+	int err;
+
+	unwind_init();
+	if (!signo)
+		return 0;
+	if (sem_init(&sig.wake, 0, 0) != 0)
+		return LWP_ESYS;
+	atomic_store(&sig.quit, false);
+	/* The thread takes no signal of its own: the dump signal and the
+	 * preemption signal go to the threads that handle them. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&sig.thread, NULL, dump_thread, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		sem_destroy(&sig.wake);
+		return LWP_ESYS;
+	}
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(signo, &sa, &sig.host) != 0) {
+		info_stop();
+		return LWP_ESYS;
+	}
+	sig.signo = signo;
+	return 0;
+}
+
+void info_stop(void)
+{
+	if (sig.signo)
+		sigaction(sig.signo, &sig.host, NULL);
+	sig.signo = 0;
+	if (!sig.thread)
+		return;
+	atomic_store(&sig.quit, true);
+	sem_post(&sig.wake);
+	pthread_join(sig.thread, NULL);
+	sem_destroy(&sig.wake);
+	sig.thread = 0;
+}
+
+int info_dump_signal(void)
+{
+	return sig.signo;
 }

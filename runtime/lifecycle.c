@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fault.h"
+#include "info.h"
 #include "lwp.h"
 #include "proc.h"
 #include "registry.h"
@@ -49,6 +50,7 @@ struct settings {
 	uint32_t max;
 	int64_t slice;
 	int signo;
+	int dump_signo;
 	bool isolate;
 };
 
@@ -70,6 +72,8 @@ static int check_config(const lwp_config *cfg, struct settings *set)
 
 	if (!err)
 		err = isolate_setting(cfg, &set->isolate);
+	if (!err)
+		err = info_config(cfg, set->signo, &set->dump_signo);
 	set->stack = LWP_STACK_DEFAULT;
 	set->max = LWP_MAX_PROCS_DEFAULT;
 	if (err || !cfg)
@@ -193,11 +197,16 @@ static int start(const lwp_config *cfg, bool until_empty)
 	err = preempt_start(set.slice, set.signo);
 	if (err)
 		goto fail_fault;
+	err = info_start(set.dump_signo);
+	if (err)
+		goto fail_preempt;
 	topo_save_host(&rt.topo);
 	stats_runtime_start();
 	trace_runtime_start();
 	return 0;
 
+fail_preempt:
+	preempt_stop();
 fail_fault:
 	fault_stop();
 fail_scheds:
@@ -215,6 +224,7 @@ static void stop(void)
 	stats_runtime_stop();
 	trace_runtime_stop();
 	topo_restore_host(&rt.topo);
+	info_stop();
 	preempt_stop();
 	fault_stop();
 	registry_clear();

@@ -41,8 +41,10 @@ static int holds(struct dl_phdr_info *o, size_t size, void *arg)
 }
 
 /* The function symbol of the mapped ELF file `elf` (size bytes) that
- * holds file address `at`, from its .symtab, else its .dynsym. */
-static const char *lookup(const char *elf, size_t size, uintptr_t at)
+ * holds file address `at`, from its .symtab, else its .dynsym; *start:
+ * the function's file address. */
+static const char *lookup(const char *elf, size_t size, uintptr_t at,
+			  uintptr_t *start)
 {
 	const ElfW(Ehdr) *eh = (const void *)elf;
 	const ElfW(Shdr) * sh;
@@ -69,21 +71,25 @@ static const char *lookup(const char *elf, size_t size, uintptr_t at)
 				    at - sym[k].st_value <
 					    (sym[k].st_size ? sym[k].st_size :
 							      1) &&
-				    sym[k].st_name < str->sh_size)
+				    sym[k].st_name < str->sh_size) {
+					*start = sym[k].st_value;
 					return elf + str->sh_offset +
 					       sym[k].st_name;
+				}
 		}
 		if (type == SHT_DYNSYM)
 			return NULL;
 	}
 }
 
-static bool from_file(const struct object *o, char *buf, size_t len)
+static bool from_file(const struct object *o, char *buf, size_t len,
+		      uintptr_t *off)
 {
 	const char *path = *o->file ? o->file : "/proc/self/exe";
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat sb;
 	const char *name = NULL;
+	uintptr_t at = o->addr - o->bias, start = at;
 	void *m;
 
 	if (fd < 0)
@@ -92,9 +98,10 @@ static bool from_file(const struct object *o, char *buf, size_t len)
 		m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd,
 			 0);
 		if (m != MAP_FAILED) {
-			name = lookup(m, (size_t)sb.st_size, o->addr - o->bias);
+			name = lookup(m, (size_t)sb.st_size, at, &start);
 			if (name)
 				snprintf(buf, len, "%s", name);
+			*off = at - start;
 			munmap(m, (size_t)sb.st_size);
 		}
 	}
@@ -105,6 +112,7 @@ static bool from_file(const struct object *o, char *buf, size_t len)
 bool symbol_name(uintptr_t addr, char *buf, size_t len)
 {
 	struct object o = { .addr = addr };
+	uintptr_t off;
 	Dl_info info;
 
 	if (!addr || !len)
@@ -115,5 +123,26 @@ bool symbol_name(uintptr_t addr, char *buf, size_t len)
 		return true;
 	}
 	dl_iterate_phdr(holds, &o);
-	return o.found && from_file(&o, buf, len);
+	return o.found && from_file(&o, buf, len, &off);
+}
+
+bool symbol_find(uintptr_t addr, char *buf, size_t len, uintptr_t *off)
+{
+	struct object o = { .addr = addr };
+	const ElfW(Sym) *sym = NULL;
+	Dl_info info;
+
+	if (!addr || !len)
+		return false;
+	/* dladdr's symbol only if it holds addr: for a static function it
+	 * is the nearest exported one below, another function. */
+	if (dladdr1((void *)addr, &info, (void **)&sym, RTLD_DL_SYMENT) &&
+	    info.dli_sname && sym &&
+	    addr - (uintptr_t)info.dli_saddr < sym->st_size) {
+		snprintf(buf, len, "%s", info.dli_sname);
+		*off = addr - (uintptr_t)info.dli_saddr;
+		return true;
+	}
+	dl_iterate_phdr(holds, &o);
+	return o.found && from_file(&o, buf, len, off);
 }

@@ -17,4 +17,8 @@
  * lock and maps the object's file: not from a signal handler. */
 bool symbol_name(uintptr_t addr, char *buf, size_t len);
 
+/* Likewise, for any address inside the function (a return address), and
+ * *off: addr's offset from the function's start. */
+bool symbol_find(uintptr_t addr, char *buf, size_t len, uintptr_t *off);
+
 #endif /* LWP_SYMBOL_H */

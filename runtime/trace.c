@@ -58,6 +58,7 @@
 #endif
 
 #include "env.h"
+#include "info.h"
 #include "lwp.h"
 #include "registry.h"
 #include "runtime.h"
@@ -967,7 +968,8 @@ static int check_opts(const char *path, const lwp_trace_opts *o)
 	size_t ev = o->events;
 
 	if (!path || !*path || (ev && (ev < EVENTS_MIN || ev > EVENTS_MAX)) ||
-	    (o->signal && !dump_signal_ok(o->signal)))
+	    (o->signal && !dump_signal_ok(o->signal)) ||
+	    (o->signal && o->signal == info_dump_signal()))
 		return LWP_EINVAL;
 	return 0;
 }

@@ -33,6 +33,7 @@ PACKAGES=(
 	libjemalloc-dev libhwloc-dev hwloc libcriterion-dev
 	clang libclang-rt-14-dev clang-format
 	valgrind linux-perf systemtap-sdt-dev
+	libunwind-dev              # backtraces of suspended processes
 	gcc-aarch64-linux-gnu qemu-user-static binfmt-support
 	erlang-base golang-go      # perf peers for ./run bench
 	python3 gnuplot-nox        # the ./run bench driver, its plots
@@ -53,10 +54,15 @@ missing_packages()
 
 have_arm64_arch() { dpkg --print-foreign-architectures | grep -qx arm64; }
 binfmt_ok() { [ -e "$BINFMT/qemu-aarch64" ]; }
+# Packages added to the sysroot's list since it was first built: a sysroot
+# built by an older version of this script lacks them (step 2b).
+SYSROOT_ADDED=(libunwind-dev:arm64 libunwind8:arm64 liblzma-dev:arm64 liblzma5:arm64)
+sysroot_current() { [ -e "$SYSROOT/usr/include/aarch64-linux-gnu/libunwind.h" ]; }
 
 # Fast path: nothing to do.
 missing=$(missing_packages)
-if [ -z "$missing" ] && [ -e "$SYSROOT/.complete" ] && binfmt_ok; then
+if [ -z "$missing" ] && [ -e "$SYSROOT/.complete" ] && sysroot_current &&
+	binfmt_ok; then
 	echo "setup: all packages, $SYSROOT and binfmt qemu-aarch64 present"
 	exit 0
 fi
@@ -107,7 +113,7 @@ if [ ! -e "$SYSROOT/.complete" ]; then
 		apt-cache depends --recurse --no-recommends --no-suggests \
 			--no-conflicts --no-breaks --no-replaces --no-enhances \
 			libc6-dev:arm64 libjemalloc-dev:arm64 libhwloc-dev:arm64 \
-			libcriterion-dev:arm64 |
+			libcriterion-dev:arm64 libunwind-dev:arm64 |
 			grep -E '^(lib[^ ]*|linux-libc-dev|gcc-12-base|zlib1g[^ ]*):arm64$' |
 			sort -u
 	}
@@ -133,6 +139,27 @@ if [ ! -e "$SYSROOT/.complete" ]; then
 	trap - EXIT
 	touch "$SYSROOT/.complete"
 	echo "setup: $SYSROOT complete ($(du -sh "$SYSROOT" | cut -f1))"
+fi
+
+# 2b. A sysroot from before SYSROOT_ADDED: add those packages to it in
+# place (only adds files, so builds using it meanwhile are not disturbed).
+if ! sysroot_current; then
+	echo "setup: adding ${SYSROOT_ADDED[*]} to $SYSROOT"
+	apt-cache show libc6:arm64 >/dev/null 2>&1 || apt_update
+	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' EXIT
+	chown _apt "$tmp" 2>/dev/null || true
+	if ! (cd "$tmp" && apt_get download "${SYSROOT_ADDED[@]}"); then
+		updated=0
+		apt_update
+		(cd "$tmp" && apt_get download "${SYSROOT_ADDED[@]}")
+	fi
+	for d in "$tmp"/*.deb; do dpkg-deb -x "$d" "$SYSROOT"; done
+	find "$SYSROOT" -type l -lname '/*' \
+		-exec sh -c 'for l; do ln -sfnr "$0$(readlink "$l")" "$l"; done' \
+		"$SYSROOT" {} +
+	rm -rf "$tmp"
+	trap - EXIT
 fi
 
 # 3. binfmt_misc.  On a systemd host installing qemu-user-static registers

@@ -14,6 +14,8 @@
 
 #include "test_common.h"
 
+#include "lwp_config.h"
+
 TestSuite(fault, .timeout = 120);
 
 #define ARG_FN(arg) ((void (*)(void))(uintptr_t)(arg))
@@ -304,7 +306,13 @@ static void assert_report(const struct crash *c, const char *what)
 	assert_has(c, "\nbacktrace:\n");
 	assert_has(c, "\nprocesses:\npid ");
 	assert_has(c, " waiting ");
-	assert_has(c, " 'crasher'\n");
+	assert_has(c, " 'crasher'\n    running on scheduler 0\n");
+	/* The bystanders' backtraces: blocked in a receive. */
+	assert_has(c, " waiting ");
+	if (LWP_HAVE_UNWIND)
+		assert_has(c, "\n    #2  0x");
+	else
+		assert_has(c, "\n    #0  0x");
 	assert_has(c, "lwp: aborting\n");
 }
 
