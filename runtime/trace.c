@@ -126,22 +126,28 @@ static struct {
 	_Atomic bool dumping;	      /* a writer runs (API or signal) */
 	_Atomic bool on;	      /* a session is on (trace_enabled) */
 	struct ring_set *_Atomic set;
-	/* The session. */
-	bool flight;
+	/* The session.  flight and counter are read by the writers, one of
+	 * which may be late from the session before (see the top): relaxed
+	 * atomics, so that it reads an old value or a new one, and its event
+	 * lands in a ring the new session starts after. */
+	_Atomic bool flight;
 	int fd;	   /* the trace file, open from start to stop */
 	int signo; /* dump on this signal, or 0 */
 	struct sigaction host;
-	bool counter;  /* time stamps are the CPU's counter */
-	uint64_t raw0; /* the counter at the start */
-	int64_t ns0;   /* CLOCK_MONOTONIC at the start */
+	_Atomic bool counter; /* time stamps are the CPU's counter */
+	uint64_t raw0;	      /* the counter at the start */
+	int64_t ns0;	      /* CLOCK_MONOTONIC at the start */
 } tr = { .lock = PTHREAD_MUTEX_INITIALIZER,
 	 .foreign_lock = PTHREAD_MUTEX_INITIALIZER,
 	 .fd = -1 };
 
-/* The current set (a writer's or a reader's: see ring_set). */
+/* The current set (a writer's or a reader's: see ring_set).  Acquire,
+ * pairing with rings_get's release: a writer may still see trace_enabled
+ * from the session before and so hold no other ordering with the new
+ * set's making (TSan caught one reading a ring it had not seen made). */
 static struct ring_set *set_now(void)
 {
-	return atomic_load_explicit(&tr.set, memory_order_relaxed);
+	return atomic_load_explicit(&tr.set, memory_order_acquire);
 }
 
 /* ---- the clock ------------------------------------------------------------ */
@@ -164,7 +170,7 @@ static bool counter_usable(void)
 static always_inline uint64_t clock_raw(void)
 {
 #if defined(__x86_64__)
-	if (tr.counter)
+	if (load_relaxed(&tr.counter))
 		return __rdtsc();
 #elif defined(__aarch64__)
 	uint64_t v;
@@ -187,7 +193,7 @@ static struct clock_map clock_map_now(void)
 	int64_t ns1 = timer_now();
 	struct clock_map m = { .raw0 = tr.raw0, .scale = 1.0 };
 
-	if (tr.counter && raw1 > tr.raw0 && ns1 > tr.ns0)
+	if (load_relaxed(&tr.counter) && raw1 > tr.raw0 && ns1 > tr.ns0)
 		m.scale = (double)(ns1 - tr.ns0) / (double)(raw1 - tr.raw0);
 	return m;
 }
@@ -204,7 +210,8 @@ static void put(struct ring *r, uint64_t hdr, uint64_t a, uint64_t b)
 	uint64_t h = load_relaxed(&r->head);
 	struct trace_event *e;
 
-	if (!tr.flight && h - load_relaxed(&r->start) > r->mask) {
+	if (!load_relaxed(&tr.flight) &&
+	    h - load_relaxed(&r->start) > r->mask) {
 		store_relaxed(&r->dropped, load_relaxed(&r->dropped) + 1);
 		return;
 	}
@@ -720,9 +727,9 @@ static void on_event(struct writer *w, struct track *t, int tid,
 static void metadata(struct writer *w)
 {
 	out(w, "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"clock\":\"");
-	out(w, tr.counter ? "cpu counter" : "CLOCK_MONOTONIC");
+	out(w, load_relaxed(&tr.counter) ? "cpu counter" : "CLOCK_MONOTONIC");
 	out(w, "\",\"mode\":\"");
-	out(w, tr.flight ? "flight recorder" : "full");
+	out(w, load_relaxed(&tr.flight) ? "flight recorder" : "full");
 	out(w, "\",\"dropped\":");
 	uint64_t dropped = 0;
 	for (unsigned i = 0; i < w->set->n; i++)
@@ -772,8 +779,9 @@ static void snapshot(struct ring *r, struct track *t, const struct clock_map *m)
 	atomic_thread_fence(memory_order_acquire);
 	h2 = load_relaxed(&r->head);
 	/* Only a flight recorder overwrites: a full ring stops. */
-	keep = tr.flight && h2 > r->mask && h2 - r->mask > lo ? h2 - r->mask :
-								lo;
+	keep = load_relaxed(&tr.flight) && h2 > r->mask && h2 - r->mask > lo ?
+		       h2 - r->mask :
+		       lo;
 	for (uint64_t i = keep; i < h1; i++) {
 		struct ev v = t->ev[i - lo];
 		if ((uint64_t)v.ns <
@@ -935,7 +943,7 @@ static int rings_get(size_t events)
 		}
 	}
 	set->old = cur;
-	atomic_store_explicit(&tr.set, set, memory_order_relaxed);
+	atomic_store_explicit(&tr.set, set, memory_order_release);
 	return 0;
 }
 
@@ -1000,8 +1008,8 @@ static int start_locked(const char *path, const lwp_trace_opts *o)
 	}
 	tr.fd = fd;
 	tr.signo = o->signal;
-	tr.flight = o->flight;
-	tr.counter = counter_usable();
+	store_relaxed(&tr.flight, o->flight);
+	store_relaxed(&tr.counter, counter_usable());
 	for (unsigned i = 0; i < set_now()->n; i++)
 		store_relaxed(&set_now()->r[i]->start,
 			      load_relaxed(&set_now()->r[i]->head));
@@ -1170,7 +1178,7 @@ void trace_crash(void)
 {
 	static _Atomic bool dumped; /* once, however many paths lead here */
 
-	if (atomic_load(&tr.on) && tr.flight &&
+	if (atomic_load(&tr.on) && load_relaxed(&tr.flight) &&
 	    !atomic_exchange(&dumped, true) && dump_begin()) {
 		(void)dump_fd(tr.fd, true);
 		dump_end();
