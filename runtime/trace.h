@@ -50,12 +50,13 @@
 #endif
 
 /* Every probe (trace.c defines the semaphores). */
-#define PROBES(X)                                                         \
-	X(switch)                                                         \
-	X(spawn)                                                          \
-	X(exit)                                                           \
-	X(send) X(receive) X(steal) X(park) X(unpark) X(preempt_deferred) \
-		X(timer) X(register) X(long_schedule)
+#define PROBES(X)                                                          \
+	X(switch)                                                          \
+	X(spawn)                                                           \
+	X(exit)                                                            \
+	X(send)                                                            \
+	X(receive) X(steal) X(park) X(unpark) X(preempt_deferred) X(timer) \
+		X(register) X(long_schedule)
 #define PROBE_DECLARE(n) PROBE_SEMAPHORE(n);
 PROBES(PROBE_DECLARE)
 

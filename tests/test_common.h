@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "lwp.h"
@@ -201,6 +202,42 @@ __attribute__((unused)) static void t_wait_dead(lwp_pid pid)
 		REQUIRE(lwp_now() < end, "%s did not exit", lwp_pid_str(pid).s);
 		lwp_sleep(50000);
 	}
+}
+
+/* ---- child programs ---------------------------------------------------- */
+
+/* What a forked child wrote on stderr, and how it ended. */
+struct t_child {
+	char out[65536];
+	int status;
+};
+
+/* Run body() in a forked child, for what ends or takes over a program
+ * (crash reports, dumps on a signal); collect its stderr and status. */
+__attribute__((unused)) static void t_run_child(void (*body)(void),
+						struct t_child *c)
+{
+	int fds[2];
+	size_t len = 0;
+	ssize_t n;
+	pid_t pid;
+
+	cr_assert_eq(pipe(fds), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0, "fork");
+	if (pid == 0) {
+		dup2(fds[1], STDERR_FILENO);
+		close(fds[0]);
+		body();
+		_exit(0);
+	}
+	close(fds[1]);
+	while (len < sizeof(c->out) - 1 &&
+	       (n = read(fds[0], c->out + len, sizeof(c->out) - 1 - len)) > 0)
+		len += (size_t)n;
+	c->out[len] = '\0';
+	close(fds[0]);
+	cr_assert_eq(waitpid(pid, &c->status, 0), pid);
 }
 
 #endif /* LWP_TEST_COMMON_H */

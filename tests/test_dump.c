@@ -354,38 +354,6 @@ Test(dump, preempted_process_shows_where_it_spins)
 
 /* ---- the dump on a signal ------------------------------------------------ */
 
-struct child {
-	char out[65536]; /* its stderr */
-	int status;
-};
-
-/* Run body() in a child process; collect its stderr and how it ended
- * (as test_fault.c does for the crash report). */
-static void run_child(void (*body)(void), struct child *c)
-{
-	int fds[2];
-	size_t len = 0;
-	ssize_t n;
-	pid_t pid;
-
-	cr_assert_eq(pipe(fds), 0);
-	pid = fork();
-	cr_assert_geq(pid, 0, "fork");
-	if (pid == 0) {
-		dup2(fds[1], STDERR_FILENO);
-		close(fds[0]);
-		body();
-		_exit(0);
-	}
-	close(fds[1]);
-	while (len < sizeof(c->out) - 1 &&
-	       (n = read(fds[0], c->out + len, sizeof(c->out) - 1 - len)) > 0)
-		len += (size_t)n;
-	c->out[len] = '\0';
-	close(fds[0]);
-	cr_assert_eq(waitpid(pid, &c->status, 0), pid);
-}
-
 static void signals_itself(void *arg)
 {
 	lwp_pid waiter = lwp_spawn(dump_test_waiter, NULL);
@@ -437,12 +405,12 @@ static void signal_body(void)
 
 Test(dump, on_signal)
 {
-	struct child *c = calloc(1, sizeof(*c));
+	struct t_child *c = calloc(1, sizeof(*c));
 	char *dump, *waiter;
 
 	cr_assert_not_null(c);
 	t_watchdog(60, "the dump on SIGQUIT");
-	run_child(signal_body, c);
+	t_run_child(signal_body, c);
 	cr_assert(WIFEXITED(c->status) && WEXITSTATUS(c->status) == CHILD_OK,
 		  "the child ended with status %#x; its stderr:\n%s", c->status,
 		  c->out);

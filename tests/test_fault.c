@@ -210,40 +210,9 @@ Test(fault, isolation_from_the_environment)
 
 /* ---- fatal: a crash report, then the program ends ----------------------- */
 
-struct crash {
-	char out[65536]; /* the child's stderr */
-	int status;
-};
-
-/* Run body() in a child process; collect its stderr and how it ended. */
-static void run_child(void (*body)(void), struct crash *c)
-{
-	int fds[2];
-	size_t len = 0;
-	ssize_t n;
-	pid_t pid;
-
-	cr_assert_eq(pipe(fds), 0);
-	pid = fork();
-	cr_assert_geq(pid, 0, "fork");
-	if (pid == 0) {
-		dup2(fds[1], STDERR_FILENO);
-		close(fds[0]);
-		body();
-		_exit(0);
-	}
-	close(fds[1]);
-	while (len < sizeof(c->out) - 1 &&
-	       (n = read(fds[0], c->out + len, sizeof(c->out) - 1 - len)) > 0)
-		len += (size_t)n;
-	c->out[len] = '\0';
-	close(fds[0]);
-	cr_assert_eq(waitpid(pid, &c->status, 0), pid);
-}
-
 /* It ended abnormally: by the signal, or (under ASan, whose handler the
  * runtime passes the fault on to) by ASan's own end. */
-static void assert_died(const struct crash *c, int sig)
+static void assert_died(const struct t_child *c, int sig)
 {
 #ifdef T_LSAN
 	(void)sig;
@@ -257,7 +226,7 @@ static void assert_died(const struct crash *c, int sig)
 #endif
 }
 
-static void assert_has(const struct crash *c, const char *text)
+static void assert_has(const struct t_child *c, const char *text)
 {
 	cr_assert_not_null(strstr(c->out, text), "no \"%s\" in:\n%s", text,
 			   c->out);
@@ -297,7 +266,7 @@ static void crash_body(void)
 
 /* The report names the process and the fault, has a backtrace and the
  * process table. */
-static void assert_report(const struct crash *c, const char *what)
+static void assert_report(const struct t_child *c, const char *what)
 {
 	assert_has(c, "=CRASH REPORT==== ");
 	assert_has(c, what);
@@ -318,20 +287,20 @@ static void assert_report(const struct crash *c, const char *what)
 
 Test(fault, segv_reports_and_aborts)
 {
-	struct crash c;
+	struct t_child c;
 
 	crash_fn = null_write;
-	run_child(crash_body, &c);
+	t_run_child(crash_body, &c);
 	assert_report(&c, "lwp: SIGSEGV (address 0x8, pc ");
 	assert_died(&c, SIGSEGV);
 }
 
 Test(fault, abort_reports_and_aborts)
 {
-	struct crash c;
+	struct t_child c;
 
 	crash_fn = abort;
-	run_child(crash_body, &c);
+	t_run_child(crash_body, &c);
 	assert_report(&c, "lwp: SIGABRT (address ");
 	assert_died(&c, SIGABRT);
 }
@@ -339,12 +308,12 @@ Test(fault, abort_reports_and_aborts)
 /* Isolation never covers code that may hold a lock. */
 Test(fault, no_isolation_without_preemption)
 {
-	struct crash c;
+	struct t_child c;
 
 	crash_fn = null_write;
 	crash_isolate = true;
 	crash_unpreemptible = true;
-	run_child(crash_body, &c);
+	t_run_child(crash_body, &c);
 	assert_report(&c, "lwp: SIGSEGV (address 0x8, pc ");
 	assert_died(&c, SIGSEGV);
 }
@@ -373,9 +342,9 @@ static void foreign_fault_body(void)
 
 Test(fault, foreign_thread_faults_are_not_reported)
 {
-	struct crash c;
+	struct t_child c;
 
-	run_child(foreign_fault_body, &c);
+	t_run_child(foreign_fault_body, &c);
 	cr_assert_null(strstr(c.out, "CRASH REPORT"), "reported:\n%s", c.out);
 	assert_died(&c, SIGSEGV);
 }
