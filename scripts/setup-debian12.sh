@@ -101,42 +101,50 @@ fi
 # libjemalloc-dev:arm64 libcriterion-dev:arm64" would REMOVE the amd64
 # libjemalloc-dev/libcriterion-dev.  Extract the arm64 .debs into a private
 # root instead.
-if [ ! -e "$SYSROOT/.complete" ]; then
-	echo "setup: building the arm64 sysroot in $SYSROOT"
-	# No arm64 package lists yet (arch added by hand, lists cleaned): update.
+
+# sysroot_add PKG...: download the packages and extract them into
+# $SYSROOT (only adds files).  Stale package lists (a version gone from the
+# mirror) make the download fail: update once and try again.
+sysroot_add()
+{
+	local tmp d
 	apt-cache show libc6:arm64 >/dev/null 2>&1 || apt_update
 	tmp=$(mktemp -d)
-	trap 'rm -rf "$tmp"' EXIT
 	chown _apt "$tmp" 2>/dev/null || true
-	list_pkgs()
-	{
-		apt-cache depends --recurse --no-recommends --no-suggests \
-			--no-conflicts --no-breaks --no-replaces --no-enhances \
-			libc6-dev:arm64 libjemalloc-dev:arm64 libhwloc-dev:arm64 \
-			libcriterion-dev:arm64 libunwind-dev:arm64 |
-			grep -E '^(lib[^ ]*|linux-libc-dev|gcc-12-base|zlib1g[^ ]*):arm64$' |
-			sort -u
-	}
-	# systemtap-sdt-dev:arm64 depends on python3:any: download it without
-	# recursing.  Stale package lists (a version gone from the mirror) make
-	# the download fail: update once and try again.
-	# shellcheck disable=SC2046
-	if ! (cd "$tmp" && apt_get download $(list_pkgs) systemtap-sdt-dev:arm64); then
+	if ! (cd "$tmp" && apt_get download "$@"); then
 		updated=0
 		apt_update
-		# shellcheck disable=SC2046
-		(cd "$tmp" && apt_get download $(list_pkgs) systemtap-sdt-dev:arm64)
+		(cd "$tmp" && apt_get download "$@") || { rm -rf "$tmp"; exit 1; }
 	fi
-	rm -rf "$SYSROOT"
 	mkdir -p "$SYSROOT"
 	for d in "$tmp"/*.deb; do dpkg-deb -x "$d" "$SYSROOT"; done
+	rm -rf "$tmp"
 	# Absolute symlinks (libm.so -> /lib/aarch64-linux-gnu/libm.so.6) must
 	# point inside the sysroot: make them relative.
 	find "$SYSROOT" -type l -lname '/*' \
 		-exec sh -c 'for l; do ln -sfnr "$0$(readlink "$l")" "$l"; done' \
 		"$SYSROOT" {} +
-	rm -rf "$tmp"
-	trap - EXIT
+}
+
+# The arm64 packages the build needs, with their library dependencies.
+sysroot_packages()
+{
+	apt-cache depends --recurse --no-recommends --no-suggests \
+		--no-conflicts --no-breaks --no-replaces --no-enhances \
+		libc6-dev:arm64 libjemalloc-dev:arm64 libhwloc-dev:arm64 \
+		libcriterion-dev:arm64 libunwind-dev:arm64 |
+		grep -E '^(lib[^ ]*|linux-libc-dev|gcc-12-base|zlib1g[^ ]*):arm64$' |
+		sort -u
+}
+
+if [ ! -e "$SYSROOT/.complete" ]; then
+	echo "setup: building the arm64 sysroot in $SYSROOT"
+	apt-cache show libc6:arm64 >/dev/null 2>&1 || apt_update
+	rm -rf "$SYSROOT"
+	# systemtap-sdt-dev:arm64 depends on python3:any: download it without
+	# recursing.
+	# shellcheck disable=SC2046 # one word per package
+	sysroot_add $(sysroot_packages) systemtap-sdt-dev:arm64
 	touch "$SYSROOT/.complete"
 	echo "setup: $SYSROOT complete ($(du -sh "$SYSROOT" | cut -f1))"
 fi
@@ -145,21 +153,7 @@ fi
 # place (only adds files, so builds using it meanwhile are not disturbed).
 if ! sysroot_current; then
 	echo "setup: adding ${SYSROOT_ADDED[*]} to $SYSROOT"
-	apt-cache show libc6:arm64 >/dev/null 2>&1 || apt_update
-	tmp=$(mktemp -d)
-	trap 'rm -rf "$tmp"' EXIT
-	chown _apt "$tmp" 2>/dev/null || true
-	if ! (cd "$tmp" && apt_get download "${SYSROOT_ADDED[@]}"); then
-		updated=0
-		apt_update
-		(cd "$tmp" && apt_get download "${SYSROOT_ADDED[@]}")
-	fi
-	for d in "$tmp"/*.deb; do dpkg-deb -x "$d" "$SYSROOT"; done
-	find "$SYSROOT" -type l -lname '/*' \
-		-exec sh -c 'for l; do ln -sfnr "$0$(readlink "$l")" "$l"; done' \
-		"$SYSROOT" {} +
-	rm -rf "$tmp"
-	trap - EXIT
+	sysroot_add "${SYSROOT_ADDED[@]}"
 fi
 
 # 3. binfmt_misc.  On a systemd host installing qemu-user-static registers
