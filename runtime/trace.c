@@ -653,18 +653,10 @@ static void on_name(struct writer *w, const struct ev *v)
 	e->resolved = true;
 }
 
-static void on_event(struct writer *w, struct track *t, int tid,
-		     const struct ev *v)
+/* The instant events: a marker on the track, with the event's args. */
+static void on_instant(struct writer *w, int tid, const struct ev *v)
 {
-	bool foreign = (unsigned)tid == w->nt - 1;
-
 	switch ((enum trace_type)(v->hdr & 0xff)) {
-	case TR_SWITCH:
-		on_switch(w, t, tid, v);
-		return;
-	case TR_SEND:
-		on_send(w, t, tid, v, foreign);
-		return;
 	case TR_SPAWN:
 		pent_of(w, (lwp_pid)v->a)->fn = v->b;
 		instant(w, tid, v->ns, "spawn");
@@ -695,33 +687,66 @@ static void on_event(struct writer *w, struct track *t, int tid,
 		instant(w, tid, v->ns, "timer");
 		arg_pid(w, "pid", (lwp_pid)v->a, false);
 		break;
-	case TR_NAME:
-		on_name(w, v);
+	default:
 		return;
+	}
+	out(w, "}}");
+}
+
+/* The scheduler's own states between processes: idle (spinning) and
+ * parked slices. */
+static void on_idle(struct writer *w, struct track *t, int tid,
+		    const struct ev *v)
+{
+	switch ((enum trace_type)(v->hdr & 0xff)) {
 	case TR_IDLE:
 		if (!t->cur && !t->idle) {
 			slice_begin(w, tid, v->ns, "idle");
 			t->idle = true;
 		}
-		return;
+		break;
 	case TR_PARK:
 		if (!t->cur && !t->parked) {
 			slice_begin(w, tid, v->ns, "parked");
 			t->parked = true;
 		}
-		return;
+		break;
 	case TR_UNPARK:
 		if (t->parked)
 			slice_end(w, tid, v->ns, NULL);
 		t->parked = false;
-		return;
+		break;
 	case TR_IDLE_END:
 		close_idle(w, t, tid, v->ns);
-		return;
+		break;
 	default:
-		return;
+		break;
 	}
-	out(w, "}}");
+}
+
+static void on_event(struct writer *w, struct track *t, int tid,
+		     const struct ev *v)
+{
+	switch ((enum trace_type)(v->hdr & 0xff)) {
+	case TR_SWITCH:
+		on_switch(w, t, tid, v);
+		break;
+	case TR_SEND:
+		on_send(w, t, tid, v, (unsigned)tid == w->nt - 1);
+		break;
+	case TR_NAME:
+		on_name(w, v);
+		break;
+	case TR_IDLE:
+	case TR_IDLE_END:
+	case TR_PARK:
+	case TR_UNPARK:
+		on_idle(w, t, tid, v);
+		break;
+	default:
+		on_instant(w, tid, v);
+		break;
+	}
 }
 
 static void metadata(struct writer *w)
