@@ -87,24 +87,35 @@ static uintptr_t stack_pointer(struct proc *p, struct proc *self)
 	return (uintptr_t)__atomic_load_n(&p->ctx.sp, __ATOMIC_RELAXED);
 }
 
+/* What a reader may take of p's stack, and of p->fn and p->home: the
+ * slot may be being reused meanwhile (proc.c stores them relaxed; the
+ * caller checks the pid again and drops what it read). */
+static struct stack stack_of(struct proc *p)
+{
+	return (struct stack){
+		.lo = __atomic_load_n(&p->stack.lo, __ATOMIC_RELAXED),
+		.size = __atomic_load_n(&p->stack.size, __ATOMIC_RELAXED),
+	};
+}
+
 static void describe(struct proc *p, struct proc *self, lwp_proc_info *out)
 {
-	uintptr_t top = (uintptr_t)stack_top(&p->stack);
+	struct stack st = stack_of(p);
+	uintptr_t top = (uintptr_t)stack_top(&st);
 	uintptr_t sp = stack_pointer(p, self);
 	uint16_t sched = load_relaxed(&p->sched_id);
 
 	out->status = status_of(p);
 	out->scheduler = sched == UINT16_MAX ? -1 : sched;
-	out->home = p->home;
+	out->home = __atomic_load_n(&p->home, __ATOMIC_RELAXED);
 	out->mailbox = load_relaxed(&p->mbox.count);
 	out->links = load_relaxed(&p->nlinks);
 	out->monitors = load_relaxed(&p->nmonitors);
 	out->trap_exits = load_relaxed(&p->trap_exits);
 	out->switches = load_relaxed(&p->switches);
-	out->fn = p->fn;
-	out->stack_size = p->stack.size;
-	out->stack_used = sp >= (uintptr_t)p->stack.lo && sp < top ? top - sp :
-								     0;
+	out->fn = __atomic_load_n(&p->fn, __ATOMIC_RELAXED);
+	out->stack_size = st.size;
+	out->stack_used = sp >= (uintptr_t)st.lo && sp < top ? top - sp : 0;
 }
 
 /* ---- backtraces ---------------------------------------------------------- */
@@ -143,6 +154,7 @@ static bool moved_on(struct proc *p, lwp_pid pid, uint64_t switches, void *sp)
 static int frames_of(struct proc *p, lwp_pid pid, struct proc *self,
 		     uintptr_t *pcs, int cap, uint64_t *sigframes)
 {
+	struct stack st;
 	uint64_t switches;
 	uint8_t after;
 	void *sp;
@@ -158,9 +170,9 @@ static int frames_of(struct proc *p, lwp_pid pid, struct proc *self,
 		return FRAMES_RUNNING;
 	if (after == AFTER_EXIT)
 		return FRAMES_EXITING;
-	n = unwind_suspended((uintptr_t)sp, (uintptr_t)p->stack.lo,
-			     (uintptr_t)stack_top(&p->stack), pcs, cap,
-			     sigframes);
+	st = stack_of(p);
+	n = unwind_suspended((uintptr_t)sp, (uintptr_t)st.lo,
+			     (uintptr_t)stack_top(&st), pcs, cap, sigframes);
 	if (n < 0 || moved_on(p, pid, switches, sp))
 		return FRAMES_MOVED;
 	return n;
@@ -203,6 +215,7 @@ long lwp_process_backtrace(lwp_pid pid, void **frames, size_t cap)
 int lwp_process_info(lwp_pid pid, lwp_proc_info *out)
 {
 	struct proc *self = sched_current();
+	struct stack st;
 	struct proc *p;
 	int err;
 
@@ -220,7 +233,8 @@ int lwp_process_info(lwp_pid pid, lwp_proc_info *out)
 			failure_act(p);
 		}
 		describe(p, self, out);
-		out->stack_resident = resident(p->stack.lo, p->stack.size);
+		st = stack_of(p);
+		out->stack_resident = resident(st.lo, st.size);
 		if (!registry_name_of(p, out->name))
 			out->name[0] = '\0';
 		/* Acquire: pairs with the release of the slot's next pid. */
@@ -235,17 +249,14 @@ int lwp_process_info(lwp_pid pid, lwp_proc_info *out)
  * returns false. */
 static void each_proc(bool (*fn)(struct proc *, lwp_pid, void *), void *arg)
 {
-	for (size_t c = 0; c < PROC_NCHUNKS; c++) {
-		struct proc *chunk = atomic_load_explicit(&proc_chunks[c],
-							  memory_order_acquire);
-		if (!chunk)
-			continue;
-		for (size_t i = 0; i < PROC_CHUNK_PROCS; i++) {
-			lwp_pid pid = atomic_load_explicit(
-				&chunk[i].pid, memory_order_acquire);
-			if (pid != LWP_NOPID && !fn(&chunk[i], pid, arg))
-				return;
-		}
+	uint32_t n = proc_carved();
+
+	for (uint32_t i = 0; i < n; i++) {
+		struct proc *p = proc_slot(i);
+		lwp_pid pid =
+			atomic_load_explicit(&p->pid, memory_order_acquire);
+		if (pid != LWP_NOPID && !fn(p, pid, arg))
+			return;
 	}
 }
 

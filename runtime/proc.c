@@ -46,7 +46,9 @@ static struct {
 	pthread_mutex_t lock; /* the fields below */
 	uint32_t *free;	      /* free slot indices (a stack) */
 	size_t nfree, capfree;
-	uint32_t carved;       /* slots ever initialised */
+	/* Slots ever initialised: written under lock, released for
+	 * proc_carved()'s readers, who look at no slot beyond it. */
+	_Atomic uint32_t carved;
 	_Atomic long reserved; /* live processes plus units in reserve */
 	_Atomic uint64_t
 		foreign; /* spawns from threads that are not schedulers */
@@ -76,7 +78,7 @@ static struct proc *chunk_new(void)
 /* Under tab.lock: initialise one more slot; LWP_ELIMIT/ENOMEM. */
 static int carve(uint32_t *idx)
 {
-	uint32_t i = tab.carved;
+	uint32_t i = load_relaxed(&tab.carved);
 	struct proc *c, *p;
 
 	if (i >= LWP_MAX_PROCS_MAX)
@@ -96,7 +98,7 @@ static int carve(uint32_t *idx)
 	atomic_init(&p->timer.heap, NULL);
 	p->gen = 1;
 	p->index = i;
-	tab.carved++;
+	atomic_store_explicit(&tab.carved, i + 1, memory_order_release);
 	*idx = i;
 	return 0;
 }
@@ -190,7 +192,7 @@ void proc_table_stop(void)
 {
 	pthread_mutex_lock(&tab.lock);
 	tab.nfree = 0;
-	for (uint32_t i = tab.carved; i-- > 0;) {
+	for (uint32_t i = load_relaxed(&tab.carved); i-- > 0;) {
 		struct proc *p = proc_slot(i);
 		if (load_relaxed(&p->pid) != LWP_NOPID) {
 			atomic_store(&p->pid, LWP_NOPID);
@@ -219,6 +221,11 @@ void proc_table_stop(void)
  * seen by the second, and any process alive between the passes is counted:
  * the result is never below the number alive at that moment.
  */
+uint32_t proc_carved(void)
+{
+	return atomic_load_explicit(&tab.carved, memory_order_acquire);
+}
+
 size_t proc_live(void)
 {
 	uint64_t spawned =
@@ -306,9 +313,30 @@ static void live_give(struct sched *s)
 					  memory_order_relaxed);
 }
 
+/*
+ * The fields lwp_process_info() reads of a slot that may be being reused
+ * (info.c checks the pid again and drops what it read) are stored relaxed,
+ * and read so, as a seqlock's data are: a torn read is thrown away, never
+ * undefined.
+ */
+static void set_stack(struct proc *p, const struct stack *st)
+{
+	struct stack *ps = &p->stack;
+
+	*ps = (struct stack)
+	{
+		.node = st->node,
+#if LWP_HAVE_VALGRIND
+		.vg_id = st->vg_id,
+#endif
+	};
+	__atomic_store_n(&ps->lo, st->lo, __ATOMIC_RELAXED);
+	__atomic_store_n(&ps->size, st->size, __ATOMIC_RELAXED);
+}
+
 static void init_proc(struct proc *p, void (*fn)(void *), void *arg, int home)
 {
-	p->fn = fn;
+	__atomic_store_n(&p->fn, fn, __ATOMIC_RELAXED);
 	p->arg = arg;
 	/* Runnable until it first runs (lwp_process_info). */
 	store_relaxed(&p->after, AFTER_YIELD);
@@ -316,7 +344,7 @@ static void init_proc(struct proc *p, void (*fn)(void *), void *arg, int home)
 	store_relaxed(&p->sched_id, UINT16_MAX); /* not run yet */
 	store_relaxed(&p->nlinks, 0);
 	store_relaxed(&p->nmonitors, 0);
-	p->home = (int16_t)home;
+	__atomic_store_n(&p->home, (int16_t)home, __ATOMIC_RELAXED);
 	p->preempt_off = 1; /* until sched_enter: see preempt.h */
 	atomic_store_explicit(&p->resched, false, memory_order_relaxed);
 	atomic_store_explicit(&p->supervisor, false, memory_order_relaxed);
@@ -331,6 +359,7 @@ lwp_pid proc_spawn(void (*fn)(void *), void *arg, size_t stack_size, int home,
 		   const struct spawn_ties *ties)
 {
 	struct sched *s = sched_self();
+	struct stack st;
 	struct proc *p;
 	uint32_t idx;
 	lwp_pid pid;
@@ -342,9 +371,10 @@ lwp_pid proc_spawn(void (*fn)(void *), void *arg, size_t stack_size, int home,
 	if (err)
 		goto fail_live;
 	p = proc_slot(idx);
-	err = stack_get(s ? &s->stacks : NULL, stack_size, &p->stack);
+	err = stack_get(s ? &s->stacks : NULL, stack_size, &st);
 	if (err)
 		goto fail_slot;
+	set_stack(p, &st);
 	init_proc(p, fn, arg, home);
 	pid = (lwp_pid)((uint64_t)p->gen << 32 | idx);
 	/* Tied before it is published: it cannot end untied. */

@@ -105,6 +105,10 @@ void proc_table_stop(void);
 #define PROC_GEN_MAX	 0x7fffffffu /* pids stay positive */
 extern struct proc *_Atomic proc_chunks[PROC_NCHUNKS];
 
+/* Slots 0 .. proc_carved() - 1 have been initialised: a scan of the table
+ * (info.c) looks at no other. */
+uint32_t proc_carved(void);
+
 /* The block of slot idx, or NULL if its chunk was never carved. */
 static inline struct proc *proc_slot(uint32_t idx)
 {

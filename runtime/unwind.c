@@ -68,9 +68,11 @@ void unwind_init(void)
 }
 
 /* Word i of arch_switch's frame at sp.  Another process's stack: ASan
- * would check it against that stack's old frames' redzones. */
-__attribute__((no_sanitize_address)) static uintptr_t frame_word(uintptr_t sp,
-								 size_t i)
+ * would check it against that stack's old frames' redzones, and the read
+ * races by design with that process resuming (the walk is thrown away if
+ * it did: info.c), which TSan is told, as KCSAN's data_race() would. */
+__attribute__((no_sanitize_address, no_sanitize("thread"))) static uintptr_t
+frame_word(uintptr_t sp, size_t i)
 {
 	return ((const volatile uintptr_t *)sp)[i];
 }
