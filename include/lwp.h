@@ -546,8 +546,8 @@ LWP_API lwp_pid lwp_spawn_monitor(void (*fn)(void *), void *arg, lwp_ref *ref);
 
 /*
  * Error reports.  A process that ends abnormally by itself (lwp_exit()
- * with an abnormal code other than shutdown, or a stack overflow) is
- * reported, as Erlang's error logger does:
+ * with an abnormal code other than shutdown, a stack overflow, or an
+ * isolated fault) is reported, as Erlang's error logger does:
  *
  *     =ERROR REPORT==== 21-Nov-2026::16:49:14 ===
  *     Error in process <0.64.1> (registered as 'worker') with exit value: {1,"boom!"}
@@ -555,7 +555,8 @@ LWP_API lwp_pid lwp_spawn_monitor(void (*fn)(void *), void *arg, lwp_ref *ref);
  * on stderr.  Processes ended by exit signals are not reported (their
  * links' reports tell why).  lwp_set_report_fn() installs fn instead (NULL:
  * back to the default); fn runs in the ending process (after a stack
- * overflow, on its scheduler's signal stack) and must not call the runtime.
+ * overflow or an isolated fault, on its scheduler's signal stack) and must
+ * not call the runtime.
  */
 typedef void (*lwp_report_fn)(lwp_pid pid, const char *name,
 			      const lwp_reason *reason, void *ctx);
