@@ -49,14 +49,23 @@
 #define PROBE3(n, a, b, c) ((void)(a), (void)(b), (void)(c))
 #endif
 
-/* Every probe (trace.c defines the semaphores). */
-#define PROBES(X)                                                          \
-	X(switch)                                                          \
-	X(spawn)                                                           \
-	X(exit)                                                            \
-	X(send)                                                            \
-	X(receive) X(steal) X(park) X(unpark) X(preempt_deferred) X(timer) \
-		X(register) X(long_schedule)
+/* Every probe (trace.c defines the semaphores).  clang-format takes a
+ * list of X(...) for declarations and reflows it differently each run. */
+/* clang-format off */
+#define PROBES(X)              \
+	X(switch)              \
+	X(spawn)               \
+	X(exit)                \
+	X(send)                \
+	X(receive)             \
+	X(steal)               \
+	X(park)                \
+	X(unpark)              \
+	X(preempt_deferred)    \
+	X(timer)               \
+	X(register)            \
+	X(long_schedule)
+/* clang-format on */
 #define PROBE_DECLARE(n) PROBE_SEMAPHORE(n);
 PROBES(PROBE_DECLARE)
 

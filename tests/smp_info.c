@@ -13,10 +13,10 @@
 
 #include "smp_common.h"
 
-#define NAME	 "smp_info"
-#define WORKERS	 4
-#define THREADS	 2
-#define RECENT	 64
+#define NAME	"smp_info"
+#define WORKERS 4
+#define THREADS 2
+#define RECENT	64
 
 static long rounds;
 static _Atomic lwp_pid recent[RECENT];
@@ -65,8 +65,8 @@ static void describe(lwp_pid pid)
 	      "status %d", (int)in.status);
 	CHECK(in.scheduler >= -1 && in.scheduler < (int)smp.scheds,
 	      "scheduler %d", in.scheduler);
-	CHECK(in.stack_used <= in.stack_size, "stack %zu of %zu",
-	      in.stack_used, in.stack_size);
+	CHECK(in.stack_used <= in.stack_size, "stack %zu of %zu", in.stack_used,
+	      in.stack_size);
 	atomic_fetch_add(&described, 1);
 }
 
