@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "arch.h"
+#include "fdio.h"
 #include "info.h"
 #include "lwp.h"
 #include "preempt.h"
@@ -115,15 +116,7 @@ static _Noreturn void end_isolated(struct proc *p, int sig, const siginfo_t *si)
 
 static void say(const char *text)
 {
-	size_t len = strlen(text);
-
-	while (len) {
-		ssize_t n = write(STDERR_FILENO, text, len);
-		if (n <= 0)
-			return;
-		text += n;
-		len -= (size_t)n;
-	}
+	(void)write_all(STDERR_FILENO, text, strlen(text));
 }
 
 /* The report's first lines: when, what, and in whom. */

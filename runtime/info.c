@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "failure.h"
+#include "fdio.h"
 #include "proc.h"
 #include "registry.h"
 #include "runtime.h"
@@ -304,20 +305,6 @@ struct dump {
 	int err;
 };
 
-static bool write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
 /* "symbol+0x0" or "object+0x1234" for a code address, its offset
  * printed plus adj: a static function has no dynamic symbol (dladdr's
  * nearest one below would be another's name), and addr2line finds it
@@ -333,29 +320,15 @@ static void addr_text(void *addr, unsigned long adj, char *buf, size_t len)
 		snprintf(buf, len, "%p", (void *)((char *)addr + adj));
 	} else if (dl.dli_sname && sym &&
 		   (char *)addr < (char *)dl.dli_saddr + sym->st_size) {
-		snprintf(buf, len, "%s+%#lx", dl.dli_sname,
+		snprintf(buf, len, "%s+0x%lx", dl.dli_sname,
 			 (unsigned long)((char *)addr - (char *)dl.dli_saddr) +
 				 adj);
 	} else {
 		base = strrchr(dl.dli_fname, '/');
-		snprintf(buf, len, "%s+%#lx", base ? base + 1 : dl.dli_fname,
+		snprintf(buf, len, "%s+0x%lx", base ? base + 1 : dl.dli_fname,
 			 (unsigned long)((char *)addr - (char *)dl.dli_fbase) +
 				 adj);
 	}
-}
-
-/* The function a process was spawned with: outside a crash also from the
- * ELF symbol table, for the static functions that processes often run. */
-static void fn_text(void (*fn)(void *), bool crash, char *buf, size_t len)
-{
-	uintptr_t off;
-
-	if (!crash && symbol_find((uintptr_t)fn, buf, len, &off) && !off) {
-		size_t n = strlen(buf);
-		snprintf(buf + n, len - n, "+0x0");
-		return;
-	}
-	addr_text((void *)(uintptr_t)fn, 0, buf, len);
 }
 
 /* A return address as text.  It is looked up one byte back, inside the
@@ -370,7 +343,7 @@ static void pc_text(uintptr_t pc, bool exact, bool crash, char *buf, size_t len)
 
 	if (!crash && pc && symbol_find(pc - back, buf, len, &off)) {
 		size_t n = strlen(buf);
-		snprintf(buf + n, len - n, "+%#lx",
+		snprintf(buf + n, len - n, "+0x%lx",
 			 (unsigned long)(off + back));
 		return;
 	}
@@ -435,7 +408,7 @@ static bool dump_one(struct proc *p, lwp_pid pid, void *arg)
 	if ((size_t)d->total++ >= d->max)
 		return true; /* only counted */
 	describe(p, d->self, &in);
-	fn_text(in.fn, d->crash, fn, sizeof(fn));
+	pc_text((uintptr_t)in.fn, true, d->crash, fn, sizeof(fn));
 	if (!(d->crash ? registry_name_peek(p, name) :
 			 registry_name_of(p, name)))
 		name[0] = '\0';

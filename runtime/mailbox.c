@@ -132,6 +132,14 @@ static void free_list(struct msg_hdr *h)
 	}
 }
 
+/* Free the save queue. */
+static void forget_queue(struct mailbox *mb)
+{
+	free_list(mb->first);
+	mb->first = mb->last = NULL;
+	store_relaxed(&mb->count, 0);
+}
+
 void mailbox_clear(struct mailbox *mb)
 {
 	/* Usually empty: the relaxed look spares a locked exchange. */
@@ -140,9 +148,7 @@ void mailbox_clear(struct mailbox *mb)
 							  memory_order_acquire);
 		free_list((struct msg_hdr *)(word & ~INBOX_FLAGS));
 	}
-	free_list(mb->first);
-	mb->first = mb->last = NULL;
-	store_relaxed(&mb->count, 0);
+	forget_queue(mb);
 }
 
 void mailbox_close(struct mailbox *mb)
@@ -159,16 +165,13 @@ void mailbox_close(struct mailbox *mb)
 		else
 			msg_delete(sched_self(), h);
 	}
-	free_list(mb->first);
-	mb->first = mb->last = NULL;
-	store_relaxed(&mb->count, 0);
+	forget_queue(mb);
 }
 
 void mailbox_open(struct mailbox *mb)
 {
 	atomic_store_explicit(&mb->inbox, 0, memory_order_relaxed);
-	mb->first = mb->last = NULL;
-	store_relaxed(&mb->count, 0);
+	forget_queue(mb); /* empty: closed by the last incarnation */
 }
 
 bool mailbox_block(struct mailbox *mb)

@@ -321,17 +321,12 @@ static void live_give(struct sched *s)
  */
 static void set_stack(struct proc *p, const struct stack *st)
 {
-	struct stack *ps = &p->stack;
-
-	*ps = (struct stack)
-	{
-		.node = st->node,
+	__atomic_store_n(&p->stack.lo, st->lo, __ATOMIC_RELAXED);
+	__atomic_store_n(&p->stack.size, st->size, __ATOMIC_RELAXED);
+	p->stack.node = st->node;
 #if LWP_HAVE_VALGRIND
-		.vg_id = st->vg_id,
+	p->stack.vg_id = st->vg_id;
 #endif
-	};
-	__atomic_store_n(&ps->lo, st->lo, __ATOMIC_RELAXED);
-	__atomic_store_n(&ps->size, st->size, __ATOMIC_RELAXED);
 }
 
 static void init_proc(struct proc *p, void (*fn)(void *), void *arg, int home)

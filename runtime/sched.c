@@ -64,9 +64,7 @@ noinline struct sched *sched_self(void)
 
 struct proc *sched_current(void)
 {
-	struct sched *s = sched_self();
-
-	return s ? s->current : NULL;
+	return sched_caller(sched_self());
 }
 
 /* s->current changes.  run_seq counts the changes and is odd while a
@@ -82,11 +80,6 @@ static always_inline void set_current(struct sched *s, struct proc *p)
 	s->current = p;
 	store_relaxed(&s->run_seq, next_run_seq(s, p));
 }
-
-/* errno lives in TLS too, and glibc declares __errno_location() const, so
- * a compiler may reuse its result across a switch.  Each scheduler finds its
- * thread's errno once; a process keeps its errno on its own stack across a
- * switch (switch_to) and restores it through the scheduler it resumes on. */
 
 /* p runs (again) on s: what lwp_process_info() reports of it. */
 static always_inline void mark_running(struct sched *s, struct proc *p)
@@ -676,6 +669,11 @@ static always_inline struct sched *switch_to(struct sched *s, struct proc *p,
 					     struct proc *next,
 					     enum proc_after after)
 {
+	/* errno lives in TLS too, and glibc declares __errno_location()
+	 * const, so a compiler may reuse its result across a switch.  Each
+	 * scheduler finds its thread's errno once; a process keeps its errno
+	 * here, on its own stack, and restores it through the scheduler it
+	 * resumes on. */
 	int saved_errno = *s->errno_loc;
 
 	store_relaxed(&p->after, after);

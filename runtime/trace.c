@@ -58,6 +58,7 @@
 #endif
 
 #include "env.h"
+#include "fdio.h"
 #include "info.h"
 #include "lwp.h"
 #include "registry.h"
@@ -323,15 +324,8 @@ struct writer {
 
 static void flush(struct writer *w)
 {
-	size_t off = 0;
-
-	while (off < w->len && !w->err) {
-		ssize_t n = write(w->fd, w->buf + off, w->len - off);
-		if (n > 0)
-			off += (size_t)n;
-		else if (n < 0 && errno != EINTR)
-			w->err = LWP_ESYS;
-	}
+	if (!w->err && !write_all(w->fd, w->buf, w->len))
+		w->err = LWP_ESYS;
 	w->len = 0;
 }
 
