@@ -688,7 +688,8 @@ typedef struct lwp_trace_opts {
 	/* A flight recorder: keep the last events, not the first. */
 	bool flight;
 	/* Write the trace to its file on this signal (0: none).  Not one the
-	 * kernel sends for faults, SIGABRT, SIGKILL, SIGSTOP or glibc's. */
+	 * kernel sends for faults, SIGABRT, SIGKILL, SIGSTOP or glibc's, nor
+	 * the preemption signal or the dump signal (LWP_EINVAL). */
 	int signal;
 } lwp_trace_opts;
 

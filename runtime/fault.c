@@ -197,6 +197,15 @@ static void on_fault(int sig, siginfo_t *si, void *ucv)
 	pass_on(sig, si, ucv);
 }
 
+bool fault_reserved(int signo)
+{
+	return signo < 1 || signo > SIGRTMAX || signo == SIGKILL ||
+	       signo == SIGSTOP || signo == SIGSEGV || signo == SIGBUS ||
+	       signo == SIGILL || signo == SIGFPE || signo == SIGTRAP ||
+	       signo == SIGABRT || signo == SIGSYS ||
+	       (signo >= 32 && signo < SIGRTMIN);
+}
+
 int fault_start(void)
 {
 	struct sigaction sa;

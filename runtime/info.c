@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "failure.h"
+#include "fault.h"
 #include "fdio.h"
 #include "proc.h"
 #include "registry.h"
@@ -510,17 +511,6 @@ static int env_signal(const char *s, int *signo)
 	return 0;
 }
 
-/* As the flight recorder's (trace.c): not one the kernel reserves or
- * sends for faults (fault.c reports those), nor glibc's own. */
-static bool signal_ok(int signo)
-{
-	return signo > 0 && signo <= SIGRTMAX && signo != SIGKILL &&
-	       signo != SIGSTOP && signo != SIGSEGV && signo != SIGBUS &&
-	       signo != SIGILL && signo != SIGFPE && signo != SIGTRAP &&
-	       signo != SIGABRT && signo != SIGSYS &&
-	       (signo < 32 || signo >= SIGRTMIN);
-}
-
 int info_config(const lwp_config *cfg, int preempt_signo, int *signo)
 {
 	int err = 0;
@@ -529,7 +519,8 @@ int info_config(const lwp_config *cfg, int preempt_signo, int *signo)
 		*signo = cfg->dump_signal;
 	else
 		err = env_signal(getenv("LWP_DUMP_SIGNAL"), signo);
-	if (err || (*signo && (!signal_ok(*signo) || *signo == preempt_signo)))
+	if (err ||
+	    (*signo && (fault_reserved(*signo) || *signo == preempt_signo)))
 		return LWP_EINVAL;
 	return 0;
 }

@@ -31,6 +31,7 @@
 
 #include "arch.h"
 #include "failure.h"
+#include "fault.h"
 #include "runtime.h"
 #include "sched.h"
 #include "timer.h"
@@ -441,12 +442,7 @@ int preempt_config(const lwp_config *cfg, int64_t *slice, int *signo)
 	if (*slice != LWP_INFINITY &&
 	    (*slice < LWP_TIMESLICE_MIN || *slice > LWP_TIMESLICE_MAX))
 		return LWP_EINVAL;
-	/* Signals the kernel reserves, or sends for faults. */
-	if (*signo < 1 || *signo > SIGRTMAX || *signo == SIGKILL ||
-	    *signo == SIGSTOP || *signo == SIGSEGV || *signo == SIGBUS ||
-	    *signo == SIGILL || *signo == SIGFPE || *signo == SIGTRAP ||
-	    *signo == SIGABRT || *signo == SIGSYS ||
-	    (*signo >= 32 && *signo < SIGRTMIN)) /* glibc's own */
+	if (fault_reserved(*signo))
 		return LWP_EINVAL;
 	return 0;
 }
@@ -470,6 +466,11 @@ static bool async_possible(void)
 bool preempt_user_code(uintptr_t pc)
 {
 	return user_code(pc);
+}
+
+int preempt_signal_in_use(void)
+{
+	return sig.async ? sig.signo : 0;
 }
 
 int preempt_start(int64_t slice, int signo)

@@ -51,6 +51,10 @@ struct preempt_stats {
  * asks for (cfg may be NULL); LWP_EINVAL if out of range. */
 must_check int preempt_config(const lwp_config *cfg, int64_t *slice,
 			      int *signo);
+/* The signal that preempts while this run sends one, else 0 (no other
+ * use of a signal may take it: the trace's, the dump's). */
+int preempt_signal_in_use(void);
+
 /* Install the handler and start the watchdog for one run of the runtime,
  * once the schedulers exist; restore the host's disposition at the end. */
 must_check int preempt_start(int64_t slice, int signo);

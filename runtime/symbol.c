@@ -109,23 +109,6 @@ static bool from_file(const struct object *o, char *buf, size_t len,
 	return name != NULL;
 }
 
-bool symbol_name(uintptr_t addr, char *buf, size_t len)
-{
-	struct object o = { .addr = addr };
-	uintptr_t off;
-	Dl_info info;
-
-	if (!addr || !len)
-		return false;
-	if (dladdr((void *)addr, &info) && info.dli_sname &&
-	    (uintptr_t)info.dli_saddr == addr) {
-		snprintf(buf, len, "%s", info.dli_sname);
-		return true;
-	}
-	dl_iterate_phdr(holds, &o);
-	return o.found && from_file(&o, buf, len, &off);
-}
-
 bool symbol_find(uintptr_t addr, char *buf, size_t len, uintptr_t *off)
 {
 	struct object o = { .addr = addr };
@@ -145,4 +128,11 @@ bool symbol_find(uintptr_t addr, char *buf, size_t len, uintptr_t *off)
 	}
 	dl_iterate_phdr(holds, &o);
 	return o.found && from_file(&o, buf, len, off);
+}
+
+bool symbol_name(uintptr_t addr, char *buf, size_t len)
+{
+	uintptr_t off;
+
+	return symbol_find(addr, buf, len, &off);
 }

@@ -58,6 +58,7 @@
 #endif
 
 #include "env.h"
+#include "fault.h"
 #include "fdio.h"
 #include "info.h"
 #include "lwp.h"
@@ -978,25 +979,14 @@ static void on_dump_signal(int signo)
 	errno = saved;
 }
 
-/* Signals the flight recorder may take: not the preemption signal's
- * kind of reserved one (preempt_config's list), nor SIGSEGV/SIGBUS
- * (fault.c dumps on those). */
-static bool dump_signal_ok(int signo)
-{
-	return signo > 0 && signo <= SIGRTMAX && signo != SIGKILL &&
-	       signo != SIGSTOP && signo != SIGSEGV && signo != SIGBUS &&
-	       signo != SIGILL && signo != SIGFPE && signo != SIGTRAP &&
-	       signo != SIGABRT && signo != SIGSYS &&
-	       (signo < 32 || signo >= SIGRTMIN);
-}
-
 static int check_opts(const char *path, const lwp_trace_opts *o)
 {
 	size_t ev = o->events;
 
 	if (!path || !*path || (ev && (ev < EVENTS_MIN || ev > EVENTS_MAX)) ||
-	    (o->signal && !dump_signal_ok(o->signal)) ||
-	    (o->signal && o->signal == info_dump_signal()))
+	    (o->signal &&
+	     (fault_reserved(o->signal) || o->signal == info_dump_signal() ||
+	      o->signal == preempt_signal_in_use())))
 		return LWP_EINVAL;
 	return 0;
 }

@@ -348,6 +348,22 @@ Test(trace, api_errors, .disabled = NO_TRACE)
 	t_check(path, "");
 }
 
+/* The flight recorder's signal cannot be the one that preempts. */
+static void preempt_signal_taken(void *arg)
+{
+	lwp_trace_opts usr2 = { .signal = SIGUSR2 };
+
+	CHECK_RC(lwp_trace_start(arg, &usr2), LWP_EINVAL);
+}
+
+Test(trace, the_preemption_signal_is_taken, .disabled = NO_TRACE)
+{
+	lwp_config cfg = scheds(1);
+
+	cfg.preempt_signal = SIGUSR2;
+	T_RUN(&cfg, preempt_signal_taken, (void *)t_path("usr2.json"));
+}
+
 static void unsupported(void *arg)
 {
 	CHECK_RC(lwp_trace_start(arg, NULL), LWP_ENOTSUP);
