@@ -15,6 +15,10 @@
 #define noinline	  __attribute__((noinline))
 #define always_inline	  inline __attribute__((always_inline))
 #define cacheline_aligned __attribute__((aligned(64)))
+/* On a variable the library shares between its files: -fvisibility=hidden
+ * applies to definitions, not to extern declarations, so without it every
+ * load goes through the GOT (an lea, then the load, in the hot paths). */
+#define lib_private __attribute__((visibility("hidden")))
 
 #define container_of(ptr, type, member) \
 	((type *)(void *)((char *)(ptr)-offsetof(type, member)))

@@ -51,17 +51,20 @@ void lwp_msg_free(lwp_msg *m)
 		preempt_enable(self);
 }
 
-/* msg_post, inline on the send path. */
-static always_inline int post(struct sched *s, struct proc *dst,
-			      struct msg_hdr *h, bool signal, bool next)
+/* msg_post, inline on the send path; `traced`, a constant, makes the
+ * variant that tells trace.h of the send. */
+static always_inline int push(struct sched *s, struct proc *dst,
+			      struct msg_hdr *h, bool signal, bool next,
+			      bool traced)
 {
 	/* Read before the push: from then on h is the receiver's. */
-	lwp_pid to = h->to;
-	uint64_t tag = h->m.tag;
+	lwp_pid to = traced ? h->to : 0;
+	uint64_t tag = traced ? h->m.tag : 0;
 
 	switch (mailbox_push(&dst->mbox, h, signal)) {
 	case PUSHED_WAKE:
-		trace_send(s, to, tag, true);
+		if (traced)
+			trace_send(s, to, tag, true);
 		if (next)
 			sched_ready_next(s, dst);
 		else
@@ -70,10 +73,25 @@ static always_inline int post(struct sched *s, struct proc *dst,
 	case PUSH_CLOSED:
 		return LWP_ENOPROC;
 	case PUSHED:
-		trace_send(s, to, tag, false);
+		if (traced)
+			trace_send(s, to, tag, false);
 		break;
 	}
 	return 0;
+}
+
+static noinline int push_traced(struct sched *s, struct proc *dst,
+				struct msg_hdr *h, bool signal, bool next)
+{
+	return push(s, dst, h, signal, next, true);
+}
+
+static always_inline int post(struct sched *s, struct proc *dst,
+			      struct msg_hdr *h, bool signal, bool next)
+{
+	if (TRACING())
+		return push_traced(s, dst, h, signal, next);
+	return push(s, dst, h, signal, next, false);
 }
 
 int msg_post(struct sched *s, struct proc *dst, struct msg_hdr *h, bool signal,
@@ -240,7 +258,7 @@ static lwp_msg *receive(struct sched *s, struct proc *p, lwp_match_fn match,
 	p->last_error = m ? LWP_OK : err;
 	if (m) {
 		stats_count(&s->received);
-		trace_receive(s, m->from, m->tag);
+		TRACE(receive, s, m);
 	}
 	return m;
 }

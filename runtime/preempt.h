@@ -67,7 +67,7 @@ void preempt_thread_start(struct sched *s);
 /* A scheduler that was idle runs a process again, and said so with a
  * seq_cst read-modify-write of its run_seq: wake the watchdog if it sleeps
  * with nothing to watch.  Inline test, out-of-line wake. */
-extern _Atomic bool preempt_watchdog_idle;
+extern lib_private _Atomic bool preempt_watchdog_idle;
 void preempt_wake_watchdog(void);
 static inline void preempt_watch(void)
 {

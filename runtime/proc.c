@@ -385,7 +385,7 @@ lwp_pid proc_spawn(void (*fn)(void *), void *arg, size_t stack_size, int home,
 					  memory_order_release);
 	/* Release: publishes the initialised block to senders (lookup). */
 	atomic_store_explicit(&p->pid, pid, memory_order_release);
-	trace_spawn(s, pid, fn);
+	TRACE(spawn, s, pid, fn);
 	sched_ready_new(s, p);
 	return pid;
 
@@ -413,7 +413,7 @@ _Noreturn void proc_exit(struct proc *p, const lwp_reason *r, bool report)
 	 * the limit still full. */
 	live_give(s);
 	count_event(&s->count.exited);
-	trace_exit(s, pid, why.code);
+	TRACE(exit, s, pid, why.code);
 	/* seq_cst: ordered before the load of p->name, against register's
 	 * store of the name and re-check of the pid (registry.c).  Dead
 	 * before its links and monitors hear of it, so that they find it

@@ -103,7 +103,7 @@ void proc_table_stop(void);
 #define PROC_CHUNK_PROCS (1u << PROC_CHUNK_SHIFT)
 #define PROC_NCHUNKS	 (LWP_MAX_PROCS_MAX >> PROC_CHUNK_SHIFT)
 #define PROC_GEN_MAX	 0x7fffffffu /* pids stay positive */
-extern struct proc *_Atomic proc_chunks[PROC_NCHUNKS];
+extern lib_private struct proc *_Atomic proc_chunks[PROC_NCHUNKS];
 
 /* Slots 0 .. proc_carved() - 1 have been initialised: a scan of the table
  * (info.c) looks at no other. */

@@ -166,7 +166,7 @@ int lwp_register(const char *name, lwp_pid pid)
 		pthread_mutex_unlock(&reg.lock);
 	}
 	if (!err)
-		trace_register(pid, name);
+		TRACE(register, pid, name);
 	rt_leave(self);
 	return err;
 }

@@ -44,7 +44,7 @@ struct runtime {
 	_Atomic int nhungry;
 };
 
-extern struct runtime rt;
+extern lib_private struct runtime rt;
 
 static inline bool rt_running(void)
 {

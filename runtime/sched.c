@@ -681,7 +681,7 @@ static always_inline struct sched *switch_to(struct sched *s, struct proc *p,
 	store_relaxed(&p->switches, load_relaxed(&p->switches) + 1);
 	set_current(s, next);
 	store_relaxed(&p->resched, false); /* it gives way now */
-	trace_switch(s, p, next, after);
+	TRACE(switch, s, p, next, after);
 	struct proc *prev =
 		ctx_switch(s, &p->ctx, next, p, after == AFTER_EXIT);
 	/* Possibly another thread now; whoever resumed us set current. */
@@ -799,7 +799,7 @@ void sched_wait_expired(struct timer *t)
 	struct proc *p = container_of(t, struct proc, timer);
 
 	if (mailbox_unblock(&p->mbox)) {
-		trace_timer(sched_self(), pid_of(p), 0);
+		TRACE(timer, sched_self(), pid_of(p), 0);
 		sched_ready(sched_self(), p);
 	}
 }
@@ -844,7 +844,7 @@ static void run(struct sched *s, struct proc *p)
 	} else {
 		set_current(s, p);
 	}
-	trace_switch(s, NULL, p, AFTER_NONE);
+	TRACE(switch, s, NULL, p, AFTER_NONE);
 	struct proc *prev = ctx_switch(s, &s->ctx, p, NULL, false);
 	finish_switch(s, prev);
 }

@@ -214,7 +214,7 @@ static void fire(struct timer *timer)
 	struct slot *t = container_of(timer, struct slot, timer);
 	struct sched *s = sched_self();
 
-	trace_timer(s, t->msg->to, t->msg->m.tag);
+	TRACE(timer, s, t->msg->to, t->msg->m.tag);
 	deliver(s, t->msg);
 	slot_put(s, t); /* only now: see wait_fired */
 }

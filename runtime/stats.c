@@ -74,7 +74,7 @@ void stats_idle(struct sched *s, bool idle)
 	else
 		period_end(&st->idle_ns, &st->idle_since, now);
 	times_end(st);
-	trace_idle(s, idle);
+	TRACE(idle, s, idle);
 }
 
 void stats_park(struct sched *s)
@@ -85,7 +85,7 @@ void stats_park(struct sched *s)
 	times_begin(st);
 	store_relaxed(&st->park_since, timer_now());
 	times_end(st);
-	trace_park(s, true, false);
+	TRACE(park, s);
 }
 
 void stats_unpark(struct sched *s, bool woken)
@@ -97,7 +97,7 @@ void stats_unpark(struct sched *s, bool woken)
 	times_begin(st);
 	period_end(&st->park_ns, &st->park_since, timer_now());
 	times_end(st);
-	trace_park(s, false, woken);
+	TRACE(unpark, s, woken);
 }
 
 void stats_signal(struct sched *s, int64_t since)
@@ -117,7 +117,7 @@ void stats_deferred(struct sched *s, struct proc *p)
 	/* Release: the pid and function of this run, for the watchdog. */
 	atomic_store_explicit(&st->defer_run, load_relaxed(&s->run_seq),
 			      memory_order_release);
-	trace_deferred(s, p);
+	TRACE(deferred, s, p);
 }
 
 void stats_steal(struct sched *s, unsigned victim, unsigned n)
@@ -129,7 +129,7 @@ void stats_steal(struct sched *s, unsigned victim, unsigned n)
 		return;
 	stats_count(&st->steals);
 	store_relaxed(&st->stolen, load_relaxed(&st->stolen) + n);
-	trace_steal(s, victim, n);
+	TRACE(steal, s, victim, n);
 }
 
 /* ---- reading ------------------------------------------------------------- */
@@ -290,8 +290,7 @@ void stats_check_long(struct sched *s, uint64_t run, int64_t since, int64_t now)
 	}
 	if (st->long_anon != run || !pid) /* a run counts once */
 		stats_count(&st->long_schedules);
-	if (EVENT_WANTED(long_schedule))
-		PROBE2(long_schedule, pid, now - since);
+	TRACE(long_schedule, pid, now - since);
 	pthread_mutex_lock(&ls.lock);
 	fn = ls.fn ? ls.fn : report_default;
 	ctx = ls.ctx;

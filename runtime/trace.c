@@ -66,6 +66,67 @@
 #include "runtime.h"
 #include "symbol.h"
 
+/*
+ * A probe has a semaphore, which the kernel raises while a tracer (perf,
+ * bpftrace) is attached to it: the event tests it, so that a probe's
+ * arguments are computed only for a listener.
+ */
+#if LWP_TRACE && LWP_HAVE_SDT
+#define _SDT_HAS_SEMAPHORES 1
+/* Arguments in registers, constants too: perf reads no immediate. */
+#define STAP_SDT_ARG_CONSTRAINT r
+#include <sys/sdt.h>
+#define PROBE_WANTED(n)	   lwp_##n##_semaphore
+#define PROBE1(n, a)	   DTRACE_PROBE1(lwp, n, a)
+#define PROBE2(n, a, b)	   DTRACE_PROBE2(lwp, n, a, b)
+#define PROBE3(n, a, b, c) DTRACE_PROBE3(lwp, n, a, b, c)
+#else
+#define PROBE_WANTED(n)	   0
+#define PROBE1(n, a)	   ((void)(a))
+#define PROBE2(n, a, b)	   ((void)(a), (void)(b))
+#define PROBE3(n, a, b, c) ((void)(a), (void)(b), (void)(c))
+#endif
+
+/* Every probe.  clang-format takes a list of X(...) for declarations and
+ * reflows it differently each run. */
+/* clang-format off */
+#define PROBES(X)              \
+	X(switch)              \
+	X(spawn)               \
+	X(exit)                \
+	X(send)                \
+	X(receive)             \
+	X(steal)               \
+	X(park)                \
+	X(unpark)              \
+	X(preempt_deferred)    \
+	X(timer)               \
+	X(register)            \
+	X(long_schedule)
+/* clang-format on */
+
+/* What an event records: a, b and the small arg (56 bits). */
+enum trace_type {
+	TR_SWITCH,   /* a: pid out (0: the loop), b: pid in; arg: why out
+		      * (8 bits), the function of the process in (48) */
+	TR_STEAL,    /* a: victim scheduler, b: processes taken */
+	TR_IDLE,     /* the loop found nothing to run: spinning starts */
+	TR_IDLE_END, /* ... and ends, with work or to look at timers */
+	TR_PARK,     /* a spinner goes to sleep */
+	TR_UNPARK,   /* ... and wakes; arg: 1 if woken by another thread */
+	TR_DEFERRED, /* a: pid the preemption signal could not switch out */
+	/* The events inside a slice, from here on: see put(). */
+	TR_SPAWN, /* a: the new pid, b: its function */
+	TR_EXIT,  /* a: pid, b: reason code */
+	TR_SEND,  /* a: to, b: tag; arg: 1 if it woke the receiver */
+	TR_RECV,  /* a: from, b: tag */
+	TR_TIMER, /* a: pid whose wait timed out, or the addressee of a
+		   * send_after timer (then b: its tag) */
+	TR_NAME,  /* a: 8 bytes of a registered name, b: its pid; arg:
+		   * which 8 (a name takes up to 8 events) */
+	TR_NTYPES
+};
+
 struct trace_event {
 	_Atomic uint64_t ts, hdr, a, b; /* hdr: type | arg << 8 */
 };
@@ -73,16 +134,15 @@ struct trace_event {
 struct ring {
 	_Atomic uint64_t head;	  /* events ever written */
 	_Atomic uint64_t start;	  /* head when the session began */
+	_Atomic uint64_t end;	  /* full mode: head once full; else ~0 */
 	_Atomic uint64_t dropped; /* full mode: events that found it full */
 	uint64_t mask;
 	size_t bytes; /* of the mapping */
 	cacheline_aligned struct trace_event ev[];
 };
 
-#if LWP_TRACE
-_Atomic bool trace_enabled;
-_Atomic bool trace_wanted;
-#endif
+/* A trace is on: written only when tracing starts or stops. */
+static _Atomic bool trace_enabled;
 
 /* The probes' semaphores: the kernel counts the tracers attached to each
  * (uprobe reference counters); the section is what sys/sdt.h's notes
@@ -97,6 +157,8 @@ _Atomic bool trace_wanted;
 PROBES(PROBE_DEFINE)
 
 #if LWP_TRACE
+_Atomic bool trace_wanted;
+
 void trace_refresh(void)
 {
 #define PROBE_UP(n) || PROBE_WANTED(n)
@@ -169,17 +231,24 @@ static bool counter_usable(void)
 #endif
 }
 
-static always_inline uint64_t clock_raw(void)
+/* The CPU's counter; only where counter_usable() says so. */
+static always_inline uint64_t counter_read(void)
 {
 #if defined(__x86_64__)
-	if (load_relaxed(&tr.counter))
-		return __rdtsc();
+	return __rdtsc();
 #elif defined(__aarch64__)
 	uint64_t v;
 	__asm__ volatile("mrs %0, cntvct_el0" : "=r"(v));
 	return v;
+#else
+	return 0;
 #endif
-	return (uint64_t)timer_now();
+}
+
+static uint64_t clock_raw(void)
+{
+	return load_relaxed(&tr.counter) ? counter_read() :
+					   (uint64_t)timer_now();
 }
 
 /* Raw stamps to ns since the session began: the two clocks read at the
@@ -207,55 +276,184 @@ static int64_t to_ns(const struct clock_map *m, uint64_t raw)
 
 /* ---- writing events -------------------------------------------------------- */
 
-static void put(struct ring *r, uint64_t hdr, uint64_t a, uint64_t b)
+/*
+ * Time stamps.  Reading the counter is the dearest part of an event (10
+ * ns for rdtsc on the AMD EPYC the figures in docs/profiling.md come
+ * from, nearly a whole switch), so only the events that bound a slice or
+ * come from the scheduler's loop or another thread read it: switches,
+ * steals, idling, parking, deferred preemptions.  The events inside a
+ * slice (spawn, exit, send, receive, timer, name) read it only at every
+ * STAMP_EVERY-th event of the ring, and are stamped 0 otherwise: the
+ * writer gives them the time of the stamp before them on their ring,
+ * which is a lower bound of their time, so that a send never seems later
+ * than the wakeup it caused on another ring.
+ */
+#define STAMP_EVERY 16
+
+static always_inline void put(struct ring *r, uint64_t ts, uint64_t hdr,
+			      uint64_t a, uint64_t b)
 {
 	uint64_t h = load_relaxed(&r->head);
 	struct trace_event *e;
 
-	if (!load_relaxed(&tr.flight) &&
-	    h - load_relaxed(&r->start) > r->mask) {
+	if (h >= load_relaxed(&r->end)) {
 		store_relaxed(&r->dropped, load_relaxed(&r->dropped) + 1);
 		return;
 	}
 	/* Orders the last head store before this overwrite (see the top). */
 	atomic_thread_fence(memory_order_release);
 	e = &r->ev[h & r->mask];
-	store_relaxed(&e->ts, clock_raw());
+	store_relaxed(&e->ts, ts);
 	store_relaxed(&e->hdr, hdr);
 	store_relaxed(&e->a, a);
 	store_relaxed(&e->b, b);
 	atomic_store_explicit(&r->head, h + 1, memory_order_release);
 }
 
-void trace_rec(struct sched *s, enum trace_type type, uint64_t arg, uint64_t a,
-	       uint64_t b)
+/* put() stamping with CLOCK_MONOTONIC, for want of a counter: apart, so
+ * that the call keeps no registers saved on the way of the others. */
+static noinline void put_monotonic(struct ring *r, uint64_t hdr, uint64_t a,
+				   uint64_t b)
 {
-	uint64_t hdr = (uint64_t)type | arg << 8;
+	put(r, (uint64_t)timer_now(), hdr, a, b);
+}
 
-	/* Pairs with the release store of trace_enabled: the rings and the
-	 * session's settings are there. */
-	atomic_thread_fence(memory_order_acquire);
+/* Another thread's event: its ring is shared, under a lock. */
+static noinline void record_foreign(uint64_t hdr, uint64_t a, uint64_t b)
+{
 	struct ring_set *set = set_now();
 
-	if (s) {
-		put(set->r[s->id], hdr, a, b);
-		return;
-	}
 	pthread_mutex_lock(&tr.foreign_lock);
-	put(set->r[set->n - 1], hdr, a, b);
+	put(set->r[set->n - 1], clock_raw(), hdr, a, b);
 	pthread_mutex_unlock(&tr.foreign_lock);
 }
 
-void trace_name(lwp_pid pid, const char *name)
+/* Append an event to s's ring, or (s NULL) to the foreign ring, if a
+ * trace is on.  Inline: each event's function is a leaf on the way to
+ * the scheduler's ring. */
+static always_inline void record(struct sched *s, enum trace_type type,
+				 uint64_t arg, uint64_t a, uint64_t b)
+{
+	uint64_t hdr = (uint64_t)type | arg << 8, ts = 0;
+	struct ring *r;
+
+	/* Acquire: pairs with the release store of trace_enabled, after
+	 * the rings and the session's settings were made. */
+	if (!atomic_load_explicit(&trace_enabled, memory_order_acquire))
+		return;
+	if (unlikely(!s)) {
+		record_foreign(hdr, a, b);
+		return;
+	}
+	r = set_now()->r[s->id];
+	if (type < TR_SPAWN || load_relaxed(&r->head) % STAMP_EVERY == 0) {
+		if (unlikely(!load_relaxed(&tr.counter))) {
+			put_monotonic(r, hdr, a, b);
+			return;
+		}
+		ts = counter_read();
+	}
+	put(r, ts, hdr, a, b);
+}
+
+/* ---- the events (trace.h) --------------------------------------------------- */
+
+void trace_switch(struct sched *s, const struct proc *out,
+		  const struct proc *in, enum proc_after why)
+{
+	if (PROBE_WANTED(switch))
+		PROBE3(switch, pid_of(out), pid_of(in), (int)why);
+	record(s, TR_SWITCH, why | (in ? (uint64_t)(uintptr_t)in->fn << 8 : 0),
+	       (uint64_t)pid_of(out), (uint64_t)pid_of(in));
+}
+
+void trace_spawn(struct sched *s, lwp_pid pid, void (*fn)(void *))
+{
+	if (PROBE_WANTED(spawn))
+		PROBE2(spawn, pid, fn);
+	record(s, TR_SPAWN, 0, (uint64_t)pid, (uint64_t)(uintptr_t)fn);
+}
+
+void trace_exit(struct sched *s, lwp_pid pid, int code)
+{
+	if (PROBE_WANTED(exit))
+		PROBE2(exit, pid, code);
+	record(s, TR_EXIT, 0, (uint64_t)pid, (uint64_t)(int64_t)code);
+}
+
+void trace_send(struct sched *s, lwp_pid to, uint64_t tag, bool woke)
+{
+	if (PROBE_WANTED(send))
+		PROBE3(send, to, tag, woke);
+	record(s, TR_SEND, woke, (uint64_t)to, tag);
+}
+
+void trace_receive(struct sched *s, const lwp_msg *m)
+{
+	if (PROBE_WANTED(receive))
+		PROBE2(receive, m->from, m->tag);
+	record(s, TR_RECV, 0, (uint64_t)m->from, m->tag);
+}
+
+void trace_steal(struct sched *s, unsigned victim, unsigned n)
+{
+	if (PROBE_WANTED(steal))
+		PROBE3(steal, s->id, victim, n);
+	record(s, TR_STEAL, 0, victim, n);
+}
+
+void trace_idle(struct sched *s, bool idle)
+{
+	record(s, idle ? TR_IDLE : TR_IDLE_END, 0, 0, 0);
+}
+
+void trace_park(struct sched *s)
+{
+	if (PROBE_WANTED(park))
+		PROBE1(park, s->id);
+	record(s, TR_PARK, 0, 0, 0);
+}
+
+void trace_unpark(struct sched *s, bool woken)
+{
+	if (PROBE_WANTED(unpark))
+		PROBE2(unpark, s->id, woken);
+	record(s, TR_UNPARK, woken, 0, 0);
+}
+
+void trace_deferred(struct sched *s, const struct proc *p)
+{
+	if (PROBE_WANTED(preempt_deferred))
+		PROBE2(preempt_deferred, pid_of(p), s->id);
+	record(s, TR_DEFERRED, 0, (uint64_t)pid_of(p), 0);
+}
+
+void trace_timer(struct sched *s, lwp_pid pid, uint64_t tag)
+{
+	if (PROBE_WANTED(timer))
+		PROBE2(timer, pid, tag);
+	record(s, TR_TIMER, 0, (uint64_t)pid, tag);
+}
+
+/* The name, 8 bytes an event (the NUL too). */
+void trace_register(lwp_pid pid, const char *name)
 {
 	struct sched *s = sched_self();
-	size_t n = strlen(name) + 1; /* the NUL too */
+	size_t n = strlen(name) + 1;
 
+	if (PROBE_WANTED(register))
+		PROBE2(register, pid, name);
 	for (size_t i = 0; i < n; i += 8) {
 		uint64_t w = 0;
 		memcpy(&w, name + i, n - i < 8 ? n - i : 8);
-		trace_rec(s, TR_NAME, i / 8, w, (uint64_t)pid);
+		record(s, TR_NAME, i / 8, w, (uint64_t)pid);
 	}
+}
+
+void trace_long_schedule(lwp_pid pid, int64_t ns)
+{
+	if (PROBE_WANTED(long_schedule))
+		PROBE2(long_schedule, pid, ns);
 }
 
 /* ---- the JSON writer --------------------------------------------------------- */
@@ -784,6 +982,7 @@ static void snapshot(struct ring *r, struct track *t, const struct clock_map *m)
 {
 	uint64_t h1 = atomic_load_explicit(&r->head, memory_order_acquire);
 	uint64_t lo = load_relaxed(&r->start), h2, keep;
+	int64_t last;
 	size_t n = 0;
 
 	if (h1 - lo > r->mask + 1)
@@ -802,16 +1001,28 @@ static void snapshot(struct ring *r, struct track *t, const struct clock_map *m)
 	keep = load_relaxed(&tr.flight) && h2 > r->mask && h2 - r->mask > lo ?
 		       h2 - r->mask :
 		       lo;
+	/* An unstamped event takes the time of the stamp before it (see
+	 * put()); the first ones of a session, its start; those before the
+	 * first stamp of a wrapped window are dropped, their time unknown. */
+	last = keep == load_relaxed(&r->start) ? 0 : -1;
 	for (uint64_t i = keep; i < h1; i++) {
 		struct ev v = t->ev[i - lo];
-		if ((uint64_t)v.ns <
-		    m->raw0) /* a late event of an old session */
-			continue;
-		v.ns = to_ns(m, (uint64_t)v.ns);
-		/* A clock that stepped back a little between cores (only the
-		 * CLOCK_MONOTONIC fallback could) must not reorder a track. */
-		if (n && v.ns < t->ev[n - 1].ns)
-			v.ns = t->ev[n - 1].ns;
+
+		if (!v.ns) {
+			if (last < 0)
+				continue;
+			v.ns = last;
+		} else if ((uint64_t)v.ns < m->raw0) {
+			continue; /* a late event of an old session */
+		} else {
+			v.ns = to_ns(m, (uint64_t)v.ns);
+			/* A clock that stepped back a little between cores
+			 * (only the CLOCK_MONOTONIC fallback could) must not
+			 * reorder a track. */
+			if (n && v.ns < t->ev[n - 1].ns)
+				v.ns = t->ev[n - 1].ns;
+			last = v.ns;
+		}
 		t->ev[n++] = v;
 	}
 	t->n = n;
@@ -923,12 +1134,16 @@ static struct ring *ring_new(size_t events)
 {
 	size_t bytes =
 		sizeof(struct ring) + events * sizeof(struct trace_event);
-	struct ring *r = scratch(bytes);
+	/* Populated now, not at the first write of each page: a page fault
+	 * costs as much as a few hundred events. */
+	struct ring *r = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1,
+			      0);
 
-	if (r) {
-		r->mask = events - 1;
-		r->bytes = bytes;
-	}
+	if (r == MAP_FAILED)
+		return NULL;
+	r->mask = events - 1;
+	r->bytes = bytes;
 	return r;
 }
 
@@ -1019,17 +1234,20 @@ static int start_locked(const char *path, const lwp_trace_opts *o)
 	tr.signo = o->signal;
 	store_relaxed(&tr.flight, o->flight);
 	store_relaxed(&tr.counter, counter_usable());
-	for (unsigned i = 0; i < set_now()->n; i++)
-		store_relaxed(&set_now()->r[i]->start,
-			      load_relaxed(&set_now()->r[i]->head));
+	for (unsigned i = 0; i < set_now()->n; i++) {
+		struct ring *r = set_now()->r[i];
+		uint64_t h = load_relaxed(&r->head);
+
+		store_relaxed(&r->start, h);
+		store_relaxed(&r->end,
+			      o->flight ? UINT64_MAX : h + r->mask + 1);
+	}
 	tr.raw0 = clock_raw();
 	tr.ns0 = timer_now();
 	atomic_store(&tr.on, true);
-#if LWP_TRACE
-	/* Release: the rings and settings above, for trace_rec. */
+	/* Release: the rings and settings above, for record(). */
 	atomic_store_explicit(&trace_enabled, true, memory_order_release);
 	trace_refresh();
-#endif
 	return 0;
 }
 
@@ -1038,10 +1256,8 @@ static int stop_locked(void)
 {
 	int err;
 
-#if LWP_TRACE
 	atomic_store(&trace_enabled, false);
 	trace_refresh();
-#endif
 	atomic_store(&tr.on, false);
 	if (tr.signo)
 		sigaction(tr.signo, &tr.host, NULL);

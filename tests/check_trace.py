@@ -11,6 +11,9 @@ events are consistent:
     X and i events never go back in file order;
   - every flow id has one "s" and one "f"; s is no later than f; s lies
     inside a slice of its track and f at the start of a process slice;
+  - every "receive" from the first process slice of its track on lies in
+    a process slice (an event inside a slice carries no time stamp of its
+    own but the one before it, which must not leave it outside);
   - --min-flows: at least N flows;  --expect: an event of that name;
     --expect-slice: a process slice whose name contains TEXT;
     --tags-above: every "send" carries a tag above N (a flight recorder
@@ -50,6 +53,8 @@ def main():
     last = {}  # tid -> last ts
     slices = defaultdict(list)  # tid -> [(begin, end, name)]
     begins = defaultdict(set)  # tid -> ts of process-slice begins
+    runs = defaultdict(list)  # tid -> [(begin, end)] of process slices
+    receives = []
     flows = defaultdict(dict)  # id -> {"s": ev, "f": ev}
     names = set()
     for i, e in enumerate(events):
@@ -74,12 +79,16 @@ def main():
                 fail(f"event {i}: E without a B on track {tid}")
             b = stack[tid].pop()
             slices[tid].append((b["ts"], ts, b.get("name", "")))
+            if b.get("cat") == "process":
+                runs[tid].append((b["ts"], ts))
         elif ph == "X":
             slices[tid].append((ts, ts + e.get("dur", 0), e.get("name", "")))
         elif ph in "sf":
             if ph in flows[e.get("id")]:
                 fail(f"event {i}: flow {e.get('id')} has two '{ph}'")
             flows[e.get("id")][ph] = e
+        elif ph == "i" and e.get("name") == "receive":
+            receives.append(e)
         elif ph not in "iM":
             fail(f"event {i}: unexpected ph {ph!r}")
     for tid, st in stack.items():
@@ -96,6 +105,12 @@ def main():
             fail(f"flow {fid}: its send is in no slice")
         if f["ts"] not in begins[f["tid"]]:
             fail(f"flow {fid}: its wakeup is not where a process runs")
+    for e in receives:
+        r = runs[e["tid"]]
+        if r and e["ts"] >= r[0][0] and \
+                not any(b <= e["ts"] <= end for b, end in r):
+            fail(f"a receive at {e['ts']} on track {e['tid']} is in no "
+                 "process slice")
     if len(flows) < a.min_flows:
         fail(f"{len(flows)} flows, expected at least {a.min_flows}")
     for n in a.expect:
