@@ -321,8 +321,13 @@ static noinline void put_monotonic(struct ring *r, uint64_t hdr, uint64_t a,
 /* Another thread's event: its ring is shared, under a lock. */
 static noinline void record_foreign(uint64_t hdr, uint64_t a, uint64_t b)
 {
-	struct ring_set *set = set_now();
+	struct ring_set *set;
 
+	/* Acquire: pairs with the release store of trace_enabled, after
+	 * the rings and the session's settings were made. */
+	if (!atomic_load_explicit(&trace_enabled, memory_order_acquire))
+		return;
+	set = set_now();
 	pthread_mutex_lock(&tr.foreign_lock);
 	put(set->r[set->n - 1], clock_raw(), hdr, a, b);
 	pthread_mutex_unlock(&tr.foreign_lock);
@@ -337,15 +342,15 @@ static always_inline void record(struct sched *s, enum trace_type type,
 	uint64_t hdr = (uint64_t)type | arg << 8, ts = 0;
 	struct ring *r;
 
-	/* Acquire: pairs with the release store of trace_enabled, after
-	 * the rings and the session's settings were made. */
-	if (!atomic_load_explicit(&trace_enabled, memory_order_acquire))
-		return;
 	if (unlikely(!s)) {
 		record_foreign(hdr, a, b);
 		return;
 	}
-	r = set_now()->r[s->id];
+	/* Acquire: pairs with the release store of the ring, after the
+	 * session's settings were made.  NULL: no trace is on. */
+	r = atomic_load_explicit(&s->trace_ring, memory_order_acquire);
+	if (!r)
+		return;
 	if (type < TR_SPAWN || load_relaxed(&r->head) % STAMP_EVERY == 0) {
 		if (unlikely(!load_relaxed(&tr.counter))) {
 			put_monotonic(r, hdr, a, b);
@@ -1246,6 +1251,9 @@ static int start_locked(const char *path, const lwp_trace_opts *o)
 	tr.ns0 = timer_now();
 	atomic_store(&tr.on, true);
 	/* Release: the rings and settings above, for record(). */
+	for (unsigned i = 0; i < rt.nscheds; i++)
+		atomic_store_explicit(&rt.scheds[i].trace_ring, set_now()->r[i],
+				      memory_order_release);
 	atomic_store_explicit(&trace_enabled, true, memory_order_release);
 	trace_refresh();
 	return 0;
@@ -1256,6 +1264,8 @@ static int stop_locked(void)
 {
 	int err;
 
+	for (unsigned i = 0; i < rt.nscheds; i++)
+		store_relaxed(&rt.scheds[i].trace_ring, NULL);
 	atomic_store(&trace_enabled, false);
 	trace_refresh();
 	atomic_store(&tr.on, false);
