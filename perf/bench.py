@@ -751,7 +751,8 @@ def instructions(opts, prog):
 
 
 def traces(opts, lwp, workloads, scheds, prog):
-    """One repetition of each lwp workload with LWP_TRACE set."""
+    """One repetition of each lwp workload with LWP_TRACE set, and the
+    utilisation plot of each trace."""
     os.makedirs(opts.trace, exist_ok=True)
     for wl in workloads:
         for s in scheds:
@@ -763,8 +764,20 @@ def traces(opts, lwp, workloads, scheds, prog):
             if why:
                 prog.say("bench: trace of %s failed: %s" % (wl, why))
             elif not os.path.exists(path):
-                prog.say("bench: %s: no trace written (this lwp build "
-                         "does not trace yet)" % path)
+                prog.say("bench: %s: no trace written (an lwp built "
+                         "with -Dtrace=disabled?)" % path)
+            else:
+                utilisation_plot(path, prog)
+
+
+def utilisation_plot(trace, prog):
+    """scripts/trace-util util: TRACE's -util.svg beside it."""
+    svg = trace[:-len(".json")] + "-util.svg"
+    util = os.path.join(ROOT, "scripts", "trace-util")
+    r = subprocess.run([sys.executable, util, "util", trace, "-o", svg],
+                       capture_output=True, text=True)
+    if r.returncode:
+        prog.say("bench: %s: no plot: %s" % (trace, r.stderr.strip()))
 
 
 # ---- main ---------------------------------------------------------------------
@@ -810,7 +823,8 @@ def parse_args(argv):
                     "callgrind (switch, ring, pingpong, spawn)")
     ap.add_argument("--trace", metavar="DIR",
                     help="also run each lwp workload once with "
-                    "LWP_TRACE=DIR/<workload>-<sched>.json")
+                    "LWP_TRACE=DIR/<workload>-<sched>.json, and plot each "
+                    "scheduler's utilisation in <workload>-<sched>-util.svg")
     ap.add_argument("-o", "--out", default=os.path.join(HERE, "results"),
                     help="where the JSON and plots go (default perf/results)")
     ap.add_argument("--machine", default="",
