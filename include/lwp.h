@@ -669,13 +669,10 @@ LWP_API int lwp_preempt_allow(const void *code);
  * docs/profiling.md shows how to read it.
  *
  * Off (the default) it costs one predictable branch per event point.  On,
- * each event costs a call and five stores, and the CPU's counter is read
- * at switches and the scheduler's own events; the events inside a run
- * of a process (sends, receives, spawns, exits, timers) read it at every
- * 16th event only, and otherwise carry the time of the stamp before them
- * on their scheduler, a lower bound.  The rings (events x 32 bytes per
- * scheduler) are allocated and touched when the trace starts, not as it
- * fills.  perf/README.md has the costs measured.  The environment turns
+ * each event costs a call, a read of the CPU's counter and five stores.
+ * The rings (events x 32 bytes per scheduler) are allocated and touched
+ * when the trace starts, not as it fills.  perf/README.md has the costs
+ * measured.  The environment turns
  * it on for a whole run: LWP_TRACE=out.json (written when the runtime
  * stops), LWP_TRACE_EVENTS=N (ring size), LWP_TRACE_FLIGHT=1 (flight
  * recorder), LWP_TRACE_SIGNAL=12 (dump on that signal).

@@ -115,15 +115,14 @@ enum trace_type {
 	TR_PARK,     /* a spinner goes to sleep */
 	TR_UNPARK,   /* ... and wakes; arg: 1 if woken by another thread */
 	TR_DEFERRED, /* a: pid the preemption signal could not switch out */
-	/* The events inside a slice, from here on: see put(). */
-	TR_SPAWN, /* a: the new pid, b: its function */
-	TR_EXIT,  /* a: pid, b: reason code */
-	TR_SEND,  /* a: to, b: tag; arg: 1 if it woke the receiver */
-	TR_RECV,  /* a: from, b: tag */
-	TR_TIMER, /* a: pid whose wait timed out, or the addressee of a
-		   * send_after timer (then b: its tag) */
-	TR_NAME,  /* a: 8 bytes of a registered name, b: its pid; arg:
-		   * which 8 (a name takes up to 8 events) */
+	TR_SPAWN,    /* a: the new pid, b: its function */
+	TR_EXIT,     /* a: pid, b: reason code */
+	TR_SEND,     /* a: to, b: tag; arg: 1 if it woke the receiver */
+	TR_RECV,     /* a: from, b: tag */
+	TR_TIMER,    /* a: pid whose wait timed out, or the addressee of a
+		      * send_after timer (then b: its tag) */
+	TR_NAME,     /* a: 8 bytes of a registered name, b: its pid; arg:
+		      * which 8 (a name takes up to 8 events) */
 	TR_NTYPES
 };
 
@@ -276,20 +275,6 @@ static int64_t to_ns(const struct clock_map *m, uint64_t raw)
 
 /* ---- writing events -------------------------------------------------------- */
 
-/*
- * Time stamps.  Reading the counter is the dearest part of an event (10
- * ns for rdtsc on the AMD EPYC the figures in docs/profiling.md come
- * from, nearly a whole switch), so only the events that bound a slice or
- * come from the scheduler's loop or another thread read it: switches,
- * steals, idling, parking, deferred preemptions.  The events inside a
- * slice (spawn, exit, send, receive, timer, name) read it only at every
- * STAMP_EVERY-th event of the ring, and are stamped 0 otherwise: the
- * writer gives them the time of the stamp before them on their ring,
- * which is a lower bound of their time, so that a send never seems later
- * than the wakeup it caused on another ring.
- */
-#define STAMP_EVERY 16
-
 static always_inline void put(struct ring *r, uint64_t ts, uint64_t hdr,
 			      uint64_t a, uint64_t b)
 {
@@ -339,7 +324,7 @@ static noinline void record_foreign(uint64_t hdr, uint64_t a, uint64_t b)
 static always_inline void record(struct sched *s, enum trace_type type,
 				 uint64_t arg, uint64_t a, uint64_t b)
 {
-	uint64_t hdr = (uint64_t)type | arg << 8, ts = 0;
+	uint64_t hdr = (uint64_t)type | arg << 8;
 	struct ring *r;
 
 	if (unlikely(!s)) {
@@ -351,14 +336,10 @@ static always_inline void record(struct sched *s, enum trace_type type,
 	r = atomic_load_explicit(&s->trace_ring, memory_order_acquire);
 	if (!r)
 		return;
-	if (type < TR_SPAWN || load_relaxed(&r->head) % STAMP_EVERY == 0) {
-		if (unlikely(!load_relaxed(&tr.counter))) {
-			put_monotonic(r, hdr, a, b);
-			return;
-		}
-		ts = counter_read();
-	}
-	put(r, ts, hdr, a, b);
+	if (unlikely(!load_relaxed(&tr.counter)))
+		put_monotonic(r, hdr, a, b);
+	else
+		put(r, counter_read(), hdr, a, b);
 }
 
 /* ---- the events (trace.h) --------------------------------------------------- */
@@ -987,7 +968,6 @@ static void snapshot(struct ring *r, struct track *t, const struct clock_map *m)
 {
 	uint64_t h1 = atomic_load_explicit(&r->head, memory_order_acquire);
 	uint64_t lo = load_relaxed(&r->start), h2, keep;
-	int64_t last;
 	size_t n = 0;
 
 	if (h1 - lo > r->mask + 1)
@@ -1006,28 +986,16 @@ static void snapshot(struct ring *r, struct track *t, const struct clock_map *m)
 	keep = load_relaxed(&tr.flight) && h2 > r->mask && h2 - r->mask > lo ?
 		       h2 - r->mask :
 		       lo;
-	/* An unstamped event takes the time of the stamp before it (see
-	 * put()); the first ones of a session, its start; those before the
-	 * first stamp of a wrapped window are dropped, their time unknown. */
-	last = keep == load_relaxed(&r->start) ? 0 : -1;
 	for (uint64_t i = keep; i < h1; i++) {
 		struct ev v = t->ev[i - lo];
 
-		if (!v.ns) {
-			if (last < 0)
-				continue;
-			v.ns = last;
-		} else if ((uint64_t)v.ns < m->raw0) {
+		if ((uint64_t)v.ns < m->raw0)
 			continue; /* a late event of an old session */
-		} else {
-			v.ns = to_ns(m, (uint64_t)v.ns);
-			/* A clock that stepped back a little between cores
-			 * (only the CLOCK_MONOTONIC fallback could) must not
-			 * reorder a track. */
-			if (n && v.ns < t->ev[n - 1].ns)
-				v.ns = t->ev[n - 1].ns;
-			last = v.ns;
-		}
+		v.ns = to_ns(m, (uint64_t)v.ns);
+		/* A clock that stepped back a little between cores (only the
+		 * CLOCK_MONOTONIC fallback could) must not reorder a track. */
+		if (n && v.ns < t->ev[n - 1].ns)
+			v.ns = t->ev[n - 1].ns;
 		t->ev[n++] = v;
 	}
 	t->n = n;
