@@ -213,7 +213,7 @@ static struct ring_set *set_now(void)
 	return atomic_load_explicit(&tr.set, memory_order_acquire);
 }
 
-/* ---- the clock ------------------------------------------------------------ */
+/* ---- the clock ----------------------------------------------------------- */
 
 static bool counter_usable(void)
 {
@@ -273,7 +273,7 @@ static int64_t to_ns(const struct clock_map *m, uint64_t raw)
 	return (int64_t)((double)(raw - m->raw0) * m->scale);
 }
 
-/* ---- writing events -------------------------------------------------------- */
+/* ---- writing events ------------------------------------------------------ */
 
 static always_inline void put(struct ring *r, uint64_t ts, uint64_t hdr,
 			      uint64_t a, uint64_t b)
@@ -342,7 +342,7 @@ static always_inline void record(struct sched *s, enum trace_type type,
 		put(r, counter_read(), hdr, a, b);
 }
 
-/* ---- the events (trace.h) --------------------------------------------------- */
+/* ---- the events (trace.h) ------------------------------------------------ */
 
 void trace_switch(struct sched *s, const struct proc *out,
 		  const struct proc *in, enum proc_after why)
@@ -442,7 +442,7 @@ void trace_long_schedule(lwp_pid pid, int64_t ns)
 		PROBE2(long_schedule, pid, ns);
 }
 
-/* ---- the JSON writer --------------------------------------------------------- */
+/* ---- the JSON writer ----------------------------------------------------- */
 
 /* Scratch memory from mmap (async-signal-safe, unlike malloc). */
 static void *scratch(size_t bytes)
@@ -1332,7 +1332,7 @@ int lwp_trace_dump(const char *path)
 	return err;
 }
 
-/* ---- the runtime's side ---------------------------------------------------- */
+/* ---- the runtime's side -------------------------------------------------- */
 
 void trace_runtime_start(void)
 {

@@ -27,12 +27,12 @@
  * costs a load, a test and a branch that is never taken.  The event's
  * work, and the loads of its arguments, are in a function of trace.c
  * past the branch, so that an event point without listeners leaves the
- * hot path as it was.  A trace starting or stopping sets trace_wanted at once; a
- * tracer attaching raises a probe's semaphore, which the runtime is not
- * told of, so the schedulers look at the semaphores in their periodic
- * poll (trace_refresh): probes fire from a few dozen switches after perf
- * or bpftrace attaches.  Built with -Dtrace=disabled, the test is the
- * constant false and the event points vanish.
+ * hot path as it was.  A trace starting or stopping sets trace_wanted at
+ * once; a tracer attaching raises a probe's semaphore, which the runtime
+ * is not told of, so the schedulers look at the semaphores in their
+ * periodic poll (trace_refresh): probes fire from a few dozen switches
+ * after perf or bpftrace attaches.  Built with -Dtrace=disabled, the test
+ * is the constant false and the event points vanish.
  */
 #if LWP_TRACE
 extern lib_private _Atomic bool trace_wanted;
