@@ -26,8 +26,8 @@
  * j' - 2^k + 1 for the slot the writer may be writing now) is discarded.
  * The slot words are relaxed atomics: a torn copy is discarded, never
  * undefined.  A ring belongs to the run of the runtime: a writer that
- * read trace_enabled just before tracing stopped may still append one
- * event, so rings are freed only at teardown, when no writer is left, and
+ * loaded its ring (sched.trace_ring, or tr.on for the foreign one) just
+ * before tracing stopped may still append one event, so rings are freed only at teardown, when no writer is left, and
  * a session ignores events older than its start.
  *
  * Time stamps are the CPU's counter where it is invariant and the same on
@@ -140,9 +140,6 @@ struct ring {
 	cacheline_aligned struct trace_event ev[];
 };
 
-/* A trace is on: written only when tracing starts or stops. */
-static _Atomic bool trace_enabled;
-
 /* The probes' semaphores: the kernel counts the tracers attached to each
  * (uprobe reference counters); the section is what sys/sdt.h's notes
  * point into.  Without probes, constant zeros. */
@@ -154,21 +151,6 @@ static _Atomic bool trace_enabled;
 #define PROBE_DEFINE(n) const unsigned short lwp_##n##_semaphore;
 #endif
 PROBES(PROBE_DEFINE)
-
-#if LWP_TRACE
-_Atomic bool trace_wanted;
-
-void trace_refresh(void)
-{
-#define PROBE_UP(n) || PROBE_WANTED(n)
-	bool want = load_relaxed(&trace_enabled) PROBES(PROBE_UP);
-#undef PROBE_UP
-
-	/* Written only on a change: every core keeps the line shared. */
-	if (load_relaxed(&trace_wanted) != want)
-		store_relaxed(&trace_wanted, want);
-}
-#endif
 
 /* Events per ring, and the clock. */
 #define EVENTS_MIN 16u
@@ -187,12 +169,12 @@ static struct {
 	pthread_mutex_t lock;	      /* the API: start, stop, dump */
 	pthread_mutex_t foreign_lock; /* writers of the foreign ring */
 	_Atomic bool dumping;	      /* a writer runs (API or signal) */
-	_Atomic bool on;	      /* a session is on (trace_enabled) */
+	_Atomic bool on;	      /* a session is on */
 	struct ring_set *_Atomic set;
-	/* The session.  flight and counter are read by the writers, one of
-	 * which may be late from the session before (see the top): relaxed
-	 * atomics, so that it reads an old value or a new one, and its event
-	 * lands in a ring the new session starts after. */
+	/* The session.  counter (and each ring's end) is read by the
+	 * writers, one of which may be late from the session before (see
+	 * the top): relaxed atomics, so that it reads an old value or a new
+	 * one, and its event lands in a ring the new session starts after. */
 	_Atomic bool flight;
 	int fd;	   /* the trace file, open from start to stop */
 	int signo; /* dump on this signal, or 0 */
@@ -205,13 +187,28 @@ static struct {
 	 .fd = -1 };
 
 /* The current set (a writer's or a reader's: see ring_set).  Acquire,
- * pairing with rings_get's release: a writer may still see trace_enabled
+ * pairing with rings_get's release: a foreign writer may still see tr.on
  * from the session before and so hold no other ordering with the new
  * set's making (TSan caught one reading a ring it had not seen made). */
 static struct ring_set *set_now(void)
 {
 	return atomic_load_explicit(&tr.set, memory_order_acquire);
 }
+
+#if LWP_TRACE
+_Atomic bool trace_wanted;
+
+void trace_refresh(void)
+{
+#define PROBE_UP(n) || PROBE_WANTED(n)
+	bool want = load_relaxed(&tr.on) PROBES(PROBE_UP);
+#undef PROBE_UP
+
+	/* Written only on a change: every core keeps the line shared. */
+	if (load_relaxed(&trace_wanted) != want)
+		store_relaxed(&trace_wanted, want);
+}
+#endif
 
 /* ---- the clock ----------------------------------------------------------- */
 
@@ -308,9 +305,9 @@ static noinline void record_foreign(uint64_t hdr, uint64_t a, uint64_t b)
 {
 	struct ring_set *set;
 
-	/* Acquire: pairs with the release store of trace_enabled, after
-	 * the rings and the session's settings were made. */
-	if (!atomic_load_explicit(&trace_enabled, memory_order_acquire))
+	/* Acquire: pairs with the store of tr.on, after the rings and the
+	 * session's settings were made. */
+	if (!atomic_load_explicit(&tr.on, memory_order_acquire))
 		return;
 	set = set_now();
 	pthread_mutex_lock(&tr.foreign_lock);
@@ -444,11 +441,12 @@ void trace_long_schedule(lwp_pid pid, int64_t ns)
 
 /* ---- the JSON writer ----------------------------------------------------- */
 
-/* Scratch memory from mmap (async-signal-safe, unlike malloc). */
-static void *scratch(size_t bytes)
+/* Memory from mmap (async-signal-safe, unlike malloc); `flags` may add
+ * MAP_POPULATE. */
+static void *scratch(size_t bytes, int flags)
 {
 	void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		       MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
 
 	return m == MAP_FAILED ? NULL : m;
 }
@@ -1047,7 +1045,7 @@ static int write_json(int fd, bool in_signal)
 		sizeof(struct ev) * events +
 		sizeof(struct pent) * (w.pmask + 1) + sizeof(*w.names) * NAMES +
 		sizeof(struct fname) * FNCACHE;
-	mem = scratch(bytes);
+	mem = scratch(bytes, 0);
 	if (!mem)
 		return LWP_ENOMEM;
 	w.buf = mem;
@@ -1109,14 +1107,12 @@ static struct ring *ring_new(size_t events)
 		sizeof(struct ring) + events * sizeof(struct trace_event);
 	/* Populated now, not at the first write of each page: a page fault
 	 * costs as much as a few hundred events. */
-	struct ring *r = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1,
-			      0);
+	struct ring *r = scratch(bytes, MAP_POPULATE);
 
-	if (r == MAP_FAILED)
-		return NULL;
-	r->mask = events - 1;
-	r->bytes = bytes;
+	if (r) {
+		r->mask = events - 1;
+		r->bytes = bytes;
+	}
 	return r;
 }
 
@@ -1217,12 +1213,12 @@ static int start_locked(const char *path, const lwp_trace_opts *o)
 	}
 	tr.raw0 = clock_raw();
 	tr.ns0 = timer_now();
-	atomic_store(&tr.on, true);
-	/* Release: the rings and settings above, for record(). */
+	/* Release, each: the rings and settings above, for record() on the
+	 * schedulers, for record_foreign() and a signal's dump (tr.on). */
 	for (unsigned i = 0; i < rt.nscheds; i++)
 		atomic_store_explicit(&rt.scheds[i].trace_ring, set_now()->r[i],
 				      memory_order_release);
-	atomic_store_explicit(&trace_enabled, true, memory_order_release);
+	atomic_store(&tr.on, true);
 	trace_refresh();
 	return 0;
 }
@@ -1232,11 +1228,10 @@ static int stop_locked(void)
 {
 	int err;
 
+	atomic_store(&tr.on, false);
 	for (unsigned i = 0; i < rt.nscheds; i++)
 		store_relaxed(&rt.scheds[i].trace_ring, NULL);
-	atomic_store(&trace_enabled, false);
 	trace_refresh();
-	atomic_store(&tr.on, false);
 	if (tr.signo)
 		sigaction(tr.signo, &tr.host, NULL);
 	/* A signal's dump may be running: wait for it. */
