@@ -675,13 +675,15 @@ LWP_API int lwp_preempt_allow(const void *code);
  * measured.  The environment turns
  * it on for a whole run: LWP_TRACE=out.json (written when the runtime
  * stops), LWP_TRACE_EVENTS=N (ring size), LWP_TRACE_FLIGHT=1 (flight
- * recorder), LWP_TRACE_SIGNAL=12 (dump on that signal).
+ * recorder; 0 or 1), LWP_TRACE_SIGNAL=USR2 (dump on that signal: a name
+ * or a number).  A bad setting is named on stderr and the run goes on
+ * untraced.
  *
  * A full trace keeps the first `events` of each scheduler and counts the
  * rest as dropped (the JSON's otherData.dropped).  A flight recorder keeps
  * the last `events` of each, and writes them on lwp_trace_dump(), on its
- * signal, when it stops, and when a process crashes with SIGSEGV or SIGBUS
- * that nobody handles (not on a stack overflow, which only ends the
+ * signal, when it stops, and when a process crashes with SIGSEGV, SIGBUS,
+ * SIGFPE, SIGILL or SIGABRT that nobody handles (not on a stack overflow, which only ends the
  * process).  Written from a signal, processes are named by pid only.
  */
 typedef struct lwp_trace_opts {

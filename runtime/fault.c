@@ -61,9 +61,13 @@ static void pass_on(int sig, siginfo_t *si, void *uc)
 		if (h->sa_handler != SIG_DFL && h->sa_handler != SIG_IGN)
 			return h->sa_handler(sig);
 	}
-	/* Default action: returning re-runs the faulting instruction. */
+	/* The default action.  A fault comes again when the faulting
+	 * instruction re-runs on return; a signal that was sent (kill,
+	 * raise: si_code <= 0) would be lost, so it is raised again. */
 	trace_crash();
 	signal(sig, SIG_DFL);
+	if (si->si_code <= 0)
+		raise(sig);
 }
 
 /* Did p overflow its stack?  Either an access hit the guard, or the

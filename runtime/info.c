@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "env.h"
 #include "failure.h"
 #include "fault.h"
 #include "fdio.h"
@@ -362,6 +363,11 @@ static bool put(struct dump *d, const char *line, int n, size_t size)
 	return true;
 }
 
+static bool put_str(struct dump *d, const char *s)
+{
+	return put(d, s, (int)strlen(s), SIZE_MAX);
+}
+
 /* p's backtrace under its line, or why there is none. */
 static void dump_frames(struct dump *d, struct proc *p, lwp_pid pid, int sched)
 {
@@ -377,8 +383,7 @@ static void dump_frames(struct dump *d, struct proc *p, lwp_pid pid, int sched)
 		put(d, line, len, sizeof(line));
 		return;
 	case FRAMES_MOVED:
-		put(d, "    (ran while being walked: no backtrace)\n", 44,
-		    SIZE_MAX);
+		put_str(d, "    (ran while being walked: no backtrace)\n");
 		return;
 	case FRAMES_EXITING:
 		return;
@@ -396,7 +401,7 @@ static void dump_frames(struct dump *d, struct proc *p, lwp_pid pid, int sched)
 		put(d, line, len, sizeof(line));
 	}
 	if (n == UNWIND_FRAMES && !d->err)
-		put(d, "    ...\n", 8, SIZE_MAX);
+		put_str(d, "    ...\n");
 }
 
 static bool dump_one(struct proc *p, lwp_pid pid, void *arg)
@@ -484,33 +489,6 @@ static struct {
 	struct sigaction host; /* the disposition we replaced */
 } sig;
 
-/* LWP_DUMP_SIGNAL: "QUIT", "SIGQUIT" or a number; 0 or unset: none. */
-static int env_signal(const char *s, int *signo)
-{
-	char *end;
-	long n;
-
-	if (!s) {
-		*signo = 0;
-		return 0;
-	}
-	if (!strncmp(s, "SIG", 3))
-		s += 3;
-	for (int i = 1; i < 32; i++) {
-		const char *name = sigabbrev_np(i);
-		if (name && !strcmp(s, name)) {
-			*signo = i;
-			return 0;
-		}
-	}
-	errno = 0;
-	n = strtol(s, &end, 10);
-	if (errno || end == s || *end || n < 0 || n > SIGRTMAX)
-		return LWP_EINVAL;
-	*signo = (int)n;
-	return 0;
-}
-
 int info_config(const lwp_config *cfg, int preempt_signo, int *signo)
 {
 	int err = 0;
@@ -518,7 +496,7 @@ int info_config(const lwp_config *cfg, int preempt_signo, int *signo)
 	if (cfg && cfg->dump_signal)
 		*signo = cfg->dump_signal;
 	else
-		err = env_signal(getenv("LWP_DUMP_SIGNAL"), signo);
+		err = env_signal("LWP_DUMP_SIGNAL", signo);
 	if (err ||
 	    (*signo && (fault_reserved(*signo) || *signo == preempt_signo)))
 		return LWP_EINVAL;

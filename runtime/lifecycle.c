@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "env.h"
 #include "fault.h"
 #include "info.h"
 #include "lwp.h"
@@ -58,12 +59,10 @@ struct settings {
  * variable that is set must be 0 or 1. */
 static int isolate_setting(const lwp_config *cfg, bool *isolate)
 {
-	const char *s = getenv("LWP_ISOLATE_FAULTS");
+	int err = env_bool("LWP_ISOLATE_FAULTS", false, isolate);
 
-	if (s && strcmp(s, "0") && strcmp(s, "1"))
-		return LWP_EINVAL;
-	*isolate = (cfg && cfg->isolate_faults) || (s && *s == '1');
-	return 0;
+	*isolate |= cfg && cfg->isolate_faults;
+	return err;
 }
 
 static int check_config(const lwp_config *cfg, struct settings *set)

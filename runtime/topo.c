@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "env.h"
 #include "lwp.h"
 
 #if LWP_HAVE_HWLOC
@@ -76,10 +77,11 @@ static must_check int resolve(const struct topo_request *req,
 		out->schedulers = (unsigned)v;
 	}
 	if (out->pin == LWP_PIN_DEFAULT) {
-		s = getenv("LWP_PIN");
-		if (s && strcmp(s, "0") && strcmp(s, "1"))
+		bool pin;
+
+		if (env_bool("LWP_PIN", true, &pin))
 			return LWP_EINVAL;
-		out->pin = s && *s == '0' ? LWP_PIN_OFF : LWP_PIN_ON;
+		out->pin = pin ? LWP_PIN_ON : LWP_PIN_OFF;
 	}
 	return out->pin == LWP_PIN_ON || out->pin == LWP_PIN_OFF ? 0 :
 								   LWP_EINVAL;

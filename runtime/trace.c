@@ -22,12 +22,13 @@
  * reader that sees the new head (h1).  A copy that read any word of a
  * later event j' (an overwrite) read it after the writer's release fence,
  * so through the reader's acquire fence the reader's h2 sees a head of at
- * least j', and every event the overwrite may have torn (j' - 2^k, and
- * j' - 2^k + 1 for the slot the writer may be writing now) is discarded.
- * The slot words are relaxed atomics: a torn copy is discarded, never
- * undefined.  A ring belongs to the run of the runtime: a writer that
- * loaded its ring (sched.trace_ring, or tr.on for the foreign one) just
- * before tracing stopped may still append one event, so rings are freed only at teardown, when no writer is left, and
+ * least j' + 1, and the event the overwrite may have torn, j' - 2^k, is
+ * discarded; so is h2 - 2^k, whose slot event h2 may be writing now
+ * (head is h2 while it does).  The slot words are relaxed atomics: a
+ * torn copy is discarded, never undefined.  A ring belongs to the run of
+ * the runtime: a writer that loaded its ring (sched.trace_ring, or tr.on
+ * for the foreign one) just before tracing stopped may still append one
+ * event, so rings are freed only at teardown, when no writer is left, and
  * a session ignores events older than its start.
  *
  * Time stamps are the CPU's counter where it is invariant and the same on
@@ -38,7 +39,7 @@
  * The writer is async-signal-safe, for the flight recorder's dumps on a
  * signal or a crash: it takes no lock, calls no stdio, and gets its
  * scratch memory from mmap.  Outside a signal it also names processes
- * (registered name, else their function's symbol, through dladdr).
+ * (registered name, else their function's symbol: symbol.c).
  */
 #include "trace.h"
 
@@ -123,7 +124,6 @@ enum trace_type {
 		      * send_after timer (then b: its tag) */
 	TR_NAME,     /* a: 8 bytes of a registered name, b: its pid; arg:
 		      * which 8 (a name takes up to 8 events) */
-	TR_NTYPES
 };
 
 struct trace_event {
@@ -1182,15 +1182,13 @@ static int start_locked(const char *path, const lwp_trace_opts *o)
 				    LWP_TRACE_EVENTS_DEFAULT;
 	int fd, err;
 
-	if (events > EVENTS_MAX)
-		events = EVENTS_MAX;
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return LWP_ESYS;
 	err = rings_get(events);
 	if (!err && o->signal) {
 		struct sigaction sa = { .sa_handler = on_dump_signal,
-					.sa_flags = SA_RESTART };
+					.sa_flags = SA_RESTART | SA_ONSTACK };
 		sigemptyset(&sa.sa_mask);
 		if (sigaction(o->signal, &sa, &tr.host))
 			err = LWP_ESYS;
@@ -1208,6 +1206,7 @@ static int start_locked(const char *path, const lwp_trace_opts *o)
 		uint64_t h = load_relaxed(&r->head);
 
 		store_relaxed(&r->start, h);
+		store_relaxed(&r->dropped, 0);
 		store_relaxed(&r->end,
 			      o->flight ? UINT64_MAX : h + r->mask + 1);
 	}
@@ -1333,16 +1332,16 @@ void trace_runtime_start(void)
 {
 	const char *path = getenv("LWP_TRACE");
 	long events = env_positive("LWP_TRACE_EVENTS");
-	long signo = env_positive("LWP_TRACE_SIGNAL");
-	const char *flight = getenv("LWP_TRACE_FLIGHT");
-	lwp_trace_opts o = { .events = events > 0 ? (size_t)events : 0,
-			     .flight = flight && strcmp(flight, "0") != 0,
-			     .signal = signo > 0 ? (int)signo : 0 };
+	lwp_trace_opts o = { .events = events > 0 ? (size_t)events : 0 };
 	int err;
 
 	if (!path || !*path)
 		return;
-	err = events < 0 || signo < 0 ? LWP_EINVAL : check_opts(path, &o);
+	err = env_signal("LWP_TRACE_SIGNAL", &o.signal);
+	if (!err)
+		err = env_bool("LWP_TRACE_FLIGHT", false, &o.flight);
+	if (!err)
+		err = events < 0 ? LWP_EINVAL : check_opts(path, &o);
 	if (!LWP_TRACE)
 		err = LWP_ENOTSUP;
 	if (!err) {

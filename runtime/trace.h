@@ -55,10 +55,12 @@ static inline void trace_refresh(void)
 	} while (0)
 
 /*
- * The events.  Each fires its USDT probe (provider "lwp", same name) if a
- * tracer is attached to it and appends a record to the calling
- * scheduler's ring if a trace is on.  s is the caller's scheduler, NULL
- * on a thread that is not one.  Call them through TRACE().
+ * The events.  Each fires its USDT probe (provider "lwp": the same name,
+ * but deferred's is preempt_deferred and idle has none) if a tracer is
+ * attached to it, and appends a record to the calling scheduler's ring if
+ * a trace is on (long_schedule is a probe only).  s is the caller's
+ * scheduler, NULL on a thread that is not one.  Call them through
+ * TRACE().
  */
 /* s switches from `out` to `in` (either NULL: the scheduler's loop). */
 noinline void trace_switch(struct sched *s, const struct proc *out,

@@ -12,12 +12,11 @@ events are consistent:
   - every flow id has one "s" and one "f"; s is no later than f; s lies
     inside a slice of its track and f at the start of a process slice;
   - every "receive" from the first process slice of its track on lies in
-    a process slice (an event inside a slice carries no time stamp of its
-    own but the one before it, which must not leave it outside);
+    a process slice: the process that received was running;
   - --min-flows: at least N flows;  --expect: an event of that name;
     --expect-slice: a process slice whose name contains TEXT;
-    --tags-above: every "send" carries a tag above N (a flight recorder
-    kept only the last sends).
+    --tags-above: there are sends or receives, and every one carries a tag
+    above N (a flight recorder kept only the last ones).
 Prints a one-line summary; exits 1 with the first problem found.
 """
 import argparse
@@ -120,9 +119,12 @@ def main():
         if not any(t in n for sl in slices.values() for _, _, n in sl):
             fail(f"no slice named like {t!r}")
     if a.tags_above is not None:
-        for e in events:
-            if e.get("name") == "send" and e["args"]["tag"] <= a.tags_above:
-                fail(f"a send with tag {e['args']['tag']} was kept")
+        tagged = [e for e in events if e.get("name") in ("send", "receive")]
+        if not tagged:
+            fail("--tags-above: no send or receive to look at")
+        for e in tagged:
+            if e["args"]["tag"] <= a.tags_above:
+                fail(f"a {e['name']} with tag {e['args']['tag']} was kept")
     nslices = sum(len(s) for s in slices.values())
     print(f"check_trace: {a.trace}: {len(events)} events, {nslices} slices, "
           f"{len(flows)} flows, {len(slices)} tracks: ok")

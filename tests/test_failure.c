@@ -450,8 +450,12 @@ static void demonitors(void *arg)
 	c = lwp_spawn(returns, NULL);
 	r = lwp_monitor(c);
 	t_wait_dead(c);
-	lwp_sleep(5 * MS); /* the DOWN arrives meanwhile */
+	for (int64_t end = lwp_now() + T_WAIT; lwp_mailbox_size() < 1;) {
+		REQUIRE(lwp_now() < end, "no DOWN queued");
+		lwp_sleep(MS);
+	}
 	CHECK_RC(lwp_demonitor(r, LWP_DEMONITOR_FLUSH), 0);
+	CHECK_RC(lwp_mailbox_size(), 0);
 	CHECK(lwp_receive_tag(LWP_TAG_DOWN, 20 * MS) == NULL,
 	      "DOWN after demonitor with flush");
 	lwp_ref ref;

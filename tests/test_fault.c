@@ -335,6 +335,32 @@ static void foreign_fault_main(void *arg)
 	lwp_msg_free(lwp_receive(NULL, NULL, T_WAIT));
 }
 
+/* A fault signal sent with kill() is no fault of the process running:
+ * no report, and its default action (the host set none) ends the
+ * program rather than the signal being lost. */
+static void kill_segv_main(void *arg)
+{
+	(void)arg;
+	kill(getpid(), SIGSEGV);
+	lwp_sleep(T_WAIT); /* the signal ends the program first */
+}
+
+static void kill_segv_body(void)
+{
+	(void)lwp_main(NULL, kill_segv_main, NULL);
+}
+
+Test(fault, a_fault_signal_sent_by_kill_takes_its_default_action)
+{
+	struct t_child c;
+
+	t_run_child(kill_segv_body, &c);
+	cr_assert_null(strstr(c.out, "CRASH REPORT"), "reported:\n%s", c.out);
+	cr_assert(WIFSIGNALED(c.status) && WTERMSIG(c.status) == SIGSEGV,
+		  "the child ended with status %#x, not SIGSEGV; stderr:\n%s",
+		  c.status, c.out);
+}
+
 static void foreign_fault_body(void)
 {
 	(void)lwp_main(NULL, foreign_fault_main, NULL);

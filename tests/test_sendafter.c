@@ -193,6 +193,16 @@ static void waits_for_go(void *arg)
 	lwp_msg_free(RECV_TAG(GO));
 }
 
+/* The next process in a dead one's slot: a timer of the dead one must
+ * not reach it (they were due before its GO). */
+static void gets_no_tick(void *arg)
+{
+	(void)arg;
+	lwp_msg_free(RECV_TAG(GO));
+	CHECK(lwp_receive_tag(TICK, 0) == NULL,
+	      "a timer of the slot's last process arrived");
+}
+
 /* The addressee exits before the timer fires: the message is dropped
  * (and freed: the san build checks), even when the slot of its pid
  * already holds another process. */
@@ -207,7 +217,7 @@ static void to_the_dead(void *arg)
 		CHECK_RC(lwp_send(kid, GO, NULL, 0), 0);
 		t_wait_dead(kid);
 		/* Likely in kid's slot: it must not get kid's timers. */
-		lwp_pid next = lwp_spawn(waits_for_go, NULL);
+		lwp_pid next = lwp_spawn(gets_no_tick, NULL);
 		REQUIRE(next > 0, "spawn");
 		lwp_sleep(5 * MS);
 		CHECK_RC(lwp_send(next, GO, NULL, 0), 0);

@@ -378,17 +378,88 @@ Test(trace, a_build_without_tracing_says_so, .disabled = !NO_TRACE)
 	T_RUN(&cfg, unsupported, (void *)t_path("none.json"));
 }
 
-/* A bad LWP_TRACE setting leaves the run untraced, and running. */
-Test(trace, bad_environment_is_ignored, .disabled = NO_TRACE)
-{
-	lwp_config cfg = scheds(1);
+/* ---- settings from the environment ------------------------------------ */
 
-	setenv("LWP_TRACE", "/nonexistent-dir/x.json", 1);
-	setenv("LWP_TRACE_EVENTS", "lots", 1);
-	t_watchdog(60, "bad LWP_TRACE");
-	T_RUN(&cfg, workload, NULL);
+static void quick(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 20; i++)
+		if (lwp_spawn(short_lived, NULL) < 0)
+			_exit(3);
+}
+
+/* A run with the environment as set; what it said on stderr. */
+static void env_body(void)
+{
+	lwp_config cfg = { .schedulers = 1 };
+
+	_exit(lwp_main(&cfg, quick, NULL) == 0 ? 0 : 2);
+}
+
+static void env_run(const char *trace, const char *var, const char *value,
+		    struct t_child *c)
+{
+	setenv("LWP_TRACE", trace, 1);
+	if (var)
+		setenv(var, value, 1);
+	t_run_child(env_body, c);
 	unsetenv("LWP_TRACE");
-	unsetenv("LWP_TRACE_EVENTS");
+	if (var)
+		unsetenv(var);
+	cr_assert(WIFEXITED(c->status) && WEXITSTATUS(c->status) == 0,
+		  "the run failed (status %#x): %s", c->status, c->out);
+}
+
+/* A bad setting is named on stderr; the run goes on, untraced. */
+static void refused(const char *var, const char *value)
+{
+	const char *path = t_path("refused.json");
+	struct t_child c;
+	char want[600];
+
+	env_run(var ? path : "/nonexistent-dir/x.json", var, value, &c);
+	snprintf(want, sizeof(want),
+		 "lwp: LWP_TRACE=%s: ", var ? path : "/nonexistent-dir/x.json");
+	cr_assert(strstr(c.out, want) && strstr(c.out, "; not tracing"),
+		  "%s=%s: no complaint: %s", var ? var : "LWP_TRACE",
+		  var ? value : "", c.out);
+	cr_assert(access(path, F_OK) != 0, "%s=%s: a trace was written", var,
+		  value);
+}
+
+Test(trace, bad_environment_is_refused_and_the_run_goes_on,
+     .disabled = NO_TRACE)
+{
+	t_watchdog(60, "bad LWP_TRACE");
+	refused(NULL, NULL); /* a path that cannot be created */
+	refused("LWP_TRACE_EVENTS", "lots");
+	refused("LWP_TRACE_EVENTS", "15");
+	refused("LWP_TRACE_FLIGHT", "yes");
+	refused("LWP_TRACE_FLIGHT", "");
+	refused("LWP_TRACE_SIGNAL", "SIGKILL");
+	refused("LWP_TRACE_SIGNAL", "NOSUCH");
+}
+
+/* LWP_TRACE_FLIGHT=1 and LWP_TRACE_SIGNAL by name are taken. */
+Test(trace, environment_sets_flight_and_signal, .disabled = NO_TRACE)
+{
+	const char *path = t_path("env.json");
+	struct t_child c;
+	char buf[256] = "";
+	int fd;
+
+	t_watchdog(60, "LWP_TRACE_FLIGHT");
+	setenv("LWP_TRACE_SIGNAL", "USR2", 1);
+	env_run(path, "LWP_TRACE_FLIGHT", "1", &c);
+	unsetenv("LWP_TRACE_SIGNAL");
+	cr_assert(!strstr(c.out, "not tracing"), "refused: %s", c.out);
+	fd = open(path, O_RDONLY);
+	cr_assert_geq(fd, 0, "no trace written");
+	cr_assert_gt(read(fd, buf, sizeof(buf) - 1), 0);
+	close(fd);
+	cr_assert(strstr(buf, "\"mode\":\"flight recorder\""),
+		  "not a flight recorder: %.200s", buf);
+	t_check(path, "--expect spawn");
 }
 
 /* ---- statistics ------------------------------------------------------- */
