@@ -240,8 +240,10 @@ int lwp_process_info(lwp_pid pid, lwp_proc_info *out)
 		out->stack_resident = resident(st.lo, st.size);
 		if (!registry_name_of(p, out->name))
 			out->name[0] = '\0';
-		/* Acquire: pairs with the release of the slot's next pid. */
-		if (atomic_load_explicit(&p->pid, memory_order_acquire) != pid)
+		/* The seqlock's check (proc.c, set_stack): the fence orders
+		 * the field loads above before the pid's. */
+		atomic_thread_fence(memory_order_acquire);
+		if (load_relaxed(&p->pid) != pid)
 			err = LWP_ENOPROC;
 	}
 	rt_leave(self);

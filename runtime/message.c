@@ -227,7 +227,7 @@ static lwp_msg *receive(struct sched *s, struct proc *p, lwp_match_fn match,
 	 * the message is still the mailbox's.  Charged after taking it, the
 	 * yield would leave it in the caller's hands alone, and lost if
 	 * lwp_stop() discarded the caller there. */
-	sched_charge(s, p);
+	s = sched_charge(s, p);
 	if (timeout_ns != 0) {
 		err = deadline_of(timeout_ns, &deadline);
 		if (err) {

@@ -317,7 +317,10 @@ static void live_give(struct sched *s)
  * The fields lwp_process_info() reads of a slot that may be being reused
  * (info.c checks the pid again and drops what it read) are stored relaxed,
  * and read so, as a seqlock's data are: a torn read is thrown away, never
- * undefined.
+ * undefined.  The slot's pid is the sequence: it went to LWP_NOPID when
+ * the last process died, and the release fence before the new fields
+ * (proc_spawn) orders that before them, so a reader that read any new
+ * field finds, through its acquire fence, a pid that is not the old one.
  */
 static void set_stack(struct proc *p, const struct stack *st)
 {
@@ -369,6 +372,7 @@ lwp_pid proc_spawn(void (*fn)(void *), void *arg, size_t stack_size, int home,
 	err = stack_get(s ? &s->stacks : NULL, stack_size, &st);
 	if (err)
 		goto fail_slot;
+	atomic_thread_fence(memory_order_release); /* see set_stack */
 	set_stack(p, &st);
 	init_proc(p, fn, arg, home);
 	pid = (lwp_pid)((uint64_t)p->gen << 32 | idx);
@@ -401,13 +405,13 @@ fail_live:
 
 _Noreturn void proc_exit(struct proc *p, const lwp_reason *r, bool report)
 {
-	struct sched *s = sched_self();
 	lwp_pid pid = atomic_load_explicit(&p->pid, memory_order_relaxed);
 	lwp_reason why = *r; /* r may live in what the handlers free */
 
 	preempt_disable(p); /* for good */
 	failure_before_death(p, &why, report);
-	s = sched_self(); /* a handler may have been moved by a yield */
+	/* Found only now: a handler may have been moved by a yield. */
+	struct sched *s = sched_self();
 	/* Counted out before the pid dies: whoever sees the pid dead may
 	 * spawn in its place at once, from any scheduler, and must not find
 	 * the limit still full. */

@@ -775,7 +775,7 @@ void sched_yield_now(struct sched *s, struct proc *p)
 	(void)relinquish(s, p, AFTER_YIELD);
 }
 
-void sched_budget_spent(struct sched *s, struct proc *p)
+struct sched *sched_budget_spent(struct sched *s, struct proc *p)
 {
 	/* Give the queue a turn: what we woke goes behind it. */
 	if (s->runnext) {
@@ -786,8 +786,9 @@ void sched_budget_spent(struct sched *s, struct proc *p)
 	run_due_timers(s);
 	if (!runq_empty(&s->runq) || !runq_remote_empty(&s->remote) ||
 	    !procq_empty(&rt.global))
-		switch_out(s, p, AFTER_EXPIRE);
+		s = switch_out(s, p, AFTER_EXPIRE);
 	failure_poll(p);
+	return s;
 }
 
 /* Timer callback: a wait's deadline passed.  It may run on the scheduler

@@ -137,7 +137,7 @@ void sched_wait_expired(struct timer *t);
 /* Switch p out for good (exit). */
 _Noreturn void sched_exit(struct proc *p);
 
-void sched_budget_spent(struct sched *s, struct proc *p);
+struct sched *sched_budget_spent(struct sched *s, struct proc *p);
 
 /* p, running on s, was interrupted at a safe point by the preemption
  * signal: fire due timers and run what waits, if anything does.  Returns
@@ -148,11 +148,14 @@ bool sched_preempt(struct sched *s, struct proc *p);
 void sched_yield_now(struct sched *s, struct proc *p);
 
 /* Charge a runtime call to p, running on s; yields when its budget is
- * spent, so a process that only sends or spawns cannot hog a scheduler. */
-static inline void sched_charge(struct sched *s, struct proc *p)
+ * spent, so a process that only sends or spawns cannot hog a scheduler.
+ * Returns the scheduler p runs on after: the yield may have moved it (and
+ * a pending exit signal may end p there instead). */
+static inline struct sched *sched_charge(struct sched *s, struct proc *p)
 {
 	if (unlikely(--s->budget <= 0))
-		sched_budget_spent(s, p);
+		return sched_budget_spent(s, p);
+	return s;
 }
 
 /* First code run on a new process's stack. */

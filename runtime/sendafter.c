@@ -294,7 +294,7 @@ lwp_timer_ref lwp_send_after(int64_t ns, lwp_pid pid, uint64_t tag,
 	else
 		ref = arm(s, t, ns);
 	if (self)
-		sched_charge(s, self); /* may switch: s is stale after */
+		(void)sched_charge(s, self);
 	rt_leave(self);
 	return ref;
 }
