@@ -38,7 +38,8 @@
 
 static const int fault_signals[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
 
-/* Lines of processes in a crash report: a million would bury the rest. */
+/* Processes in a crash report's table (each with its backtrace): a
+ * million would bury the rest. */
 #define CRASH_DUMP_MAX 1000
 #define CRASH_FRAMES   64
 static struct sigaction host_action[ARRAY_SIZE(fault_signals)];
@@ -123,17 +124,41 @@ static void say(const char *text)
 	(void)write_all(STDERR_FILENO, text, strlen(text));
 }
 
+/* now as "21-Nov-2026::11:33:34 UTC", by arithmetic: glibc's gmtime_r
+ * takes the time zone's lock (in __tz_convert) as localtime_r does, and
+ * the crash may have come while it was held.  Days to a civil date as in
+ * Hinnant's days_from_civil, backwards. */
+static void utc_text(time_t now, char *buf, size_t len)
+{
+	static const char month[12][4] = { "Jan", "Feb", "Mar", "Apr",
+					   "May", "Jun", "Jul", "Aug",
+					   "Sep", "Oct", "Nov", "Dec" };
+	long long secs = (long long)now, days = secs / 86400,
+		  sod = secs % 86400;
+	long long z = days + 719468, era, doe, yoe, doy, mp, y;
+	int d, m;
+
+	if (sod < 0)
+		sod += 86400, z--;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	y = yoe + era * 400 + (m <= 2);
+	snprintf(buf, len, "%02d-%s-%04lld::%02lld:%02lld:%02lld UTC", d,
+		 month[m - 1], y, sod / 3600, sod / 60 % 60, sod % 60);
+}
+
 /* The report's first lines: when, what, and in whom. */
 static void report_head(int sig, const siginfo_t *si, const ucontext_t *uc,
 			struct proc *p, const struct sched *s)
 {
 	char line[512], when[64], name[LWP_NAME_MAX + 1];
-	time_t now = time(NULL);
-	struct tm tm;
 
-	/* gmtime_r: localtime_r may take the time zone's lock. */
-	strftime(when, sizeof(when), "%d-%b-%Y::%H:%M:%S UTC",
-		 gmtime_r(&now, &tm));
+	utc_text(time(NULL), when, sizeof(when));
 	snprintf(line, sizeof(line),
 		 "=CRASH REPORT==== %s ===\nlwp: SIG%s (address %p, pc %#lx) ",
 		 when, sigabbrev_np(sig), si->si_addr,
