@@ -1,11 +1,15 @@
 /*
- * fault.h - turning a process's stack overflow into its exit.
+ * fault.h - faults on the schedulers: SIGSEGV, SIGBUS, SIGFPE, SIGILL and
+ * SIGABRT, one handler on a per-thread alternate signal stack (a faulting
+ * stack may have no room left).
  *
- * A process that runs into the guard region below its stack takes SIGSEGV.
- * The handler runs on a per-thread alternate signal stack (the faulting
- * stack has no room left), recognises the guard hit, and ends the process
- * with LWP_EXIT_STACK_OVERFLOW; the runtime carries on.  Any other fault is
- * passed on to the handler the host program had, or to the default action.
+ * A process that runs into the guard region below its stack ends with
+ * LWP_EXIT_STACK_OVERFLOW and the runtime carries on.  With isolate_faults,
+ * a fault in the program's own code ends only its process, with
+ * LWP_EXIT_FAULT.  Any other fault on a scheduler prints the crash report
+ * (and writes the flight recorder) before it goes on to the handler the
+ * host program had, or to the default action; faults elsewhere, and fault
+ * signals sent with kill, go there directly.
  */
 #ifndef LWP_FAULT_H
 #define LWP_FAULT_H
@@ -14,7 +18,7 @@
 
 #include "compiler.h"
 
-/* Install the SIGSEGV/SIGBUS handler (process-wide); restore the host's. */
+/* Install the handler (process-wide); restore the host's. */
 must_check int fault_start(void);
 void fault_stop(void);
 
