@@ -669,7 +669,8 @@ LWP_API int lwp_preempt_allow(const void *code);
  * docs/profiling.md shows how to read it.
  *
  * Off (the default) it costs one predictable branch per event point.  On,
- * each event costs a call, a read of the CPU's counter and five stores.
+ * each event costs a read of the CPU's counter and five stores (inline
+ * for switches, sends and receives; a call for the rarer events).
  * The rings (events x 32 bytes per scheduler) are allocated and touched
  * when the trace starts, not as it fills.  perf/README.md has the costs
  * measured.  The environment turns

@@ -220,6 +220,7 @@ static lwp_msg *receive(struct sched *s, struct proc *p, lwp_match_fn match,
 {
 	struct mailbox *mb;
 	int64_t deadline = 0;
+	bool woke = false;
 	lwp_msg *m;
 	int err;
 
@@ -254,11 +255,14 @@ static lwp_msg *receive(struct sched *s, struct proc *p, lwp_match_fn match,
 		err = sched_block(&s, p, deadline); /* s: where p resumed */
 		if (err)
 			break;
+		woke = true;
 	}
 	p->last_error = m ? LWP_OK : err;
 	if (m) {
 		stats_count(&s->received);
-		TRACE(receive, s, m);
+		/* Taken on waking, no match function run: no user code ran
+		 * since the switch that resumed p (trace.h). */
+		TRACE(receive, s, m, woke && !match);
 	}
 	return m;
 }

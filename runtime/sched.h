@@ -39,7 +39,7 @@ enum {
 	PARK_WOKEN,    /* woken to look for stealable work, as a spinner */
 };
 
-struct ring;
+struct trace_ring;
 
 struct cacheline_aligned sched {
 	arch_ctx ctx;	      /* the scheduler loop, on the thread's stack */
@@ -54,8 +54,8 @@ struct cacheline_aligned sched {
 	bool timers_due;  /* the poll asks the next context to fire timers */
 	bool idled;	  /* went idle since it last ran a process */
 	unsigned id;
-	uint64_t rand;			 /* xorshift state: steal victims */
-	struct ring *_Atomic trace_ring; /* while a trace is on (trace.c) */
+	uint64_t rand; /* xorshift state: steal victims */
+	struct trace_ring *_Atomic trace_ring; /* while a trace is on (trace.c) */
 	int64_t stolen_at;     /* when the work now running was stolen, or 0 */
 	int64_t steal_backoff; /* ns to wait before stealing (sched.c) */
 	int64_t preempted_at;  /* when the signal last switched one out */

@@ -55,7 +55,6 @@
 #include <unistd.h>
 #if defined(__x86_64__)
 #include <cpuid.h>
-#include <x86intrin.h>
 #endif
 
 #include "env.h"
@@ -106,40 +105,6 @@
 	X(long_schedule)
 /* clang-format on */
 
-/* What an event records: a, b and the small arg (56 bits). */
-enum trace_type {
-	TR_SWITCH,   /* a: pid out (0: the loop), b: pid in; arg: why out
-		      * (8 bits), the function of the process in (48) */
-	TR_STEAL,    /* a: victim scheduler, b: processes taken */
-	TR_IDLE,     /* the loop found nothing to run: spinning starts */
-	TR_IDLE_END, /* ... and ends, with work or to look at timers */
-	TR_PARK,     /* a spinner goes to sleep */
-	TR_UNPARK,   /* ... and wakes; arg: 1 if woken by another thread */
-	TR_DEFERRED, /* a: pid the preemption signal could not switch out */
-	TR_SPAWN,    /* a: the new pid, b: its function */
-	TR_EXIT,     /* a: pid, b: reason code */
-	TR_SEND,     /* a: to, b: tag; arg: 1 if it woke the receiver */
-	TR_RECV,     /* a: from, b: tag */
-	TR_TIMER,    /* a: pid whose wait timed out, or the addressee of a
-		      * send_after timer (then b: its tag) */
-	TR_NAME,     /* a: 8 bytes of a registered name, b: its pid; arg:
-		      * which 8 (a name takes up to 8 events) */
-};
-
-struct trace_event {
-	_Atomic uint64_t ts, hdr, a, b; /* hdr: type | arg << 8 */
-};
-
-struct ring {
-	_Atomic uint64_t head;	  /* events ever written */
-	_Atomic uint64_t start;	  /* head when the session began */
-	_Atomic uint64_t end;	  /* full mode: head once full; else ~0 */
-	_Atomic uint64_t dropped; /* full mode: events that found it full */
-	uint64_t mask;
-	size_t bytes; /* of the mapping */
-	cacheline_aligned struct trace_event ev[];
-};
-
 /* The probes' semaphores: the kernel counts the tracers attached to each
  * (uprobe reference counters); the section is what sys/sdt.h's notes
  * point into.  Without probes, constant zeros. */
@@ -162,7 +127,7 @@ PROBES(PROBE_DEFINE)
 struct ring_set {
 	struct ring_set *old;
 	unsigned n;
-	struct ring *r[];
+	struct trace_ring *r[];
 };
 
 static struct {
@@ -196,13 +161,19 @@ static struct ring_set *set_now(void)
 }
 
 #if LWP_TRACE
-_Atomic bool trace_wanted;
+_Atomic uint8_t trace_wanted;
 
 void trace_refresh(void)
 {
 #define PROBE_UP(n) || PROBE_WANTED(n)
-	bool want = load_relaxed(&tr.on) PROBES(PROBE_UP);
+	bool probes = false PROBES(PROBE_UP);
 #undef PROBE_UP
+	uint8_t want = TRACE_NONE;
+
+	if (probes || (load_relaxed(&tr.on) && !load_relaxed(&tr.counter)))
+		want = TRACE_CALLS;
+	else if (load_relaxed(&tr.on))
+		want = TRACE_RINGS;
 
 	/* Written only on a change: every core keeps the line shared. */
 	if (load_relaxed(&trace_wanted) != want)
@@ -227,23 +198,9 @@ static bool counter_usable(void)
 #endif
 }
 
-/* The CPU's counter; only where counter_usable() says so. */
-static always_inline uint64_t counter_read(void)
-{
-#if defined(__x86_64__)
-	return __rdtsc();
-#elif defined(__aarch64__)
-	uint64_t v;
-	__asm__ volatile("mrs %0, cntvct_el0" : "=r"(v));
-	return v;
-#else
-	return 0;
-#endif
-}
-
 static uint64_t clock_raw(void)
 {
-	return load_relaxed(&tr.counter) ? counter_read() :
+	return load_relaxed(&tr.counter) ? trace_counter() :
 					   (uint64_t)timer_now();
 }
 
@@ -272,32 +229,12 @@ static int64_t to_ns(const struct clock_map *m, uint64_t raw)
 
 /* ---- writing events ------------------------------------------------------ */
 
-static always_inline void put(struct ring *r, uint64_t ts, uint64_t hdr,
-			      uint64_t a, uint64_t b)
-{
-	uint64_t h = load_relaxed(&r->head);
-	struct trace_event *e;
-
-	if (h >= load_relaxed(&r->end)) {
-		store_relaxed(&r->dropped, load_relaxed(&r->dropped) + 1);
-		return;
-	}
-	/* Orders the last head store before this overwrite (see the top). */
-	atomic_thread_fence(memory_order_release);
-	e = &r->ev[h & r->mask];
-	store_relaxed(&e->ts, ts);
-	store_relaxed(&e->hdr, hdr);
-	store_relaxed(&e->a, a);
-	store_relaxed(&e->b, b);
-	atomic_store_explicit(&r->head, h + 1, memory_order_release);
-}
-
-/* put() stamping with CLOCK_MONOTONIC, for want of a counter: apart, so
+/* trace_put() stamping with CLOCK_MONOTONIC, for want of a counter: apart, so
  * that the call keeps no registers saved on the way of the others. */
-static noinline void put_monotonic(struct ring *r, uint64_t hdr, uint64_t a,
-				   uint64_t b)
+static noinline void put_monotonic(struct trace_ring *r, uint64_t hdr,
+				   uint64_t a, uint64_t b)
 {
-	put(r, (uint64_t)timer_now(), hdr, a, b);
+	trace_put(r, (uint64_t)timer_now(), hdr, a, b);
 }
 
 /* Another thread's event: its ring is shared, under a lock. */
@@ -311,18 +248,19 @@ static noinline void record_foreign(uint64_t hdr, uint64_t a, uint64_t b)
 		return;
 	set = set_now();
 	pthread_mutex_lock(&tr.foreign_lock);
-	put(set->r[set->n - 1], clock_raw(), hdr, a, b);
+	trace_put(set->r[set->n - 1], clock_raw(), hdr, a, b);
 	pthread_mutex_unlock(&tr.foreign_lock);
 }
 
 /* Append an event to s's ring, or (s NULL) to the foreign ring, if a
  * trace is on.  Inline: each event's function is a leaf on the way to
- * the scheduler's ring. */
+ * the scheduler's ring (the hot three append inline themselves when they
+ * can: trace.h). */
 static always_inline void record(struct sched *s, enum trace_type type,
 				 uint64_t arg, uint64_t a, uint64_t b)
 {
 	uint64_t hdr = (uint64_t)type | arg << 8;
-	struct ring *r;
+	struct trace_ring *r;
 
 	if (unlikely(!s)) {
 		record_foreign(hdr, a, b);
@@ -336,13 +274,13 @@ static always_inline void record(struct sched *s, enum trace_type type,
 	if (unlikely(!load_relaxed(&tr.counter)))
 		put_monotonic(r, hdr, a, b);
 	else
-		put(r, counter_read(), hdr, a, b);
+		trace_put(r, trace_counter(), hdr, a, b);
 }
 
 /* ---- the events (trace.h) ------------------------------------------------ */
 
-void trace_switch(struct sched *s, const struct proc *out,
-		  const struct proc *in, enum proc_after why)
+void trace_switch_call(struct sched *s, const struct proc *out,
+		       const struct proc *in, enum proc_after why)
 {
 	if (PROBE_WANTED(switch))
 		PROBE3(switch, pid_of(out), pid_of(in), (int)why);
@@ -364,14 +302,14 @@ void trace_exit(struct sched *s, lwp_pid pid, int code)
 	record(s, TR_EXIT, 0, (uint64_t)pid, (uint64_t)(int64_t)code);
 }
 
-void trace_send(struct sched *s, lwp_pid to, uint64_t tag, bool woke)
+void trace_send_call(struct sched *s, lwp_pid to, uint64_t tag, bool woke)
 {
 	if (PROBE_WANTED(send))
 		PROBE3(send, to, tag, woke);
 	record(s, TR_SEND, woke, (uint64_t)to, tag);
 }
 
-void trace_receive(struct sched *s, const lwp_msg *m)
+void trace_receive_call(struct sched *s, const lwp_msg *m)
 {
 	if (PROBE_WANTED(receive))
 		PROBE2(receive, m->from, m->tag);
@@ -962,7 +900,8 @@ static void metadata(struct writer *w)
 
 /* Copy ring r's events of this session into t (see the top for why the
  * two reads of head), in nanoseconds; drop those stamped before it. */
-static void snapshot(struct ring *r, struct track *t, const struct clock_map *m)
+static void snapshot(struct trace_ring *r, struct track *t,
+		     const struct clock_map *m)
 {
 	uint64_t h1 = atomic_load_explicit(&r->head, memory_order_acquire);
 	uint64_t lo = load_relaxed(&r->start), h2, keep;
@@ -1101,13 +1040,13 @@ static void dump_end(void)
 
 /* ---- rings: allocating, starting a session ------------------------------- */
 
-static struct ring *ring_new(size_t events)
+static struct trace_ring *ring_new(size_t events)
 {
 	size_t bytes =
-		sizeof(struct ring) + events * sizeof(struct trace_event);
+		sizeof(struct trace_ring) + events * sizeof(struct trace_event);
 	/* Populated now, not at the first write of each page: a page fault
 	 * costs as much as a few hundred events. */
-	struct ring *r = scratch(bytes, MAP_POPULATE);
+	struct trace_ring *r = scratch(bytes, MAP_POPULATE);
 
 	if (r) {
 		r->mask = events - 1;
@@ -1116,7 +1055,7 @@ static struct ring *ring_new(size_t events)
 	return r;
 }
 
-static void ring_free(struct ring *r)
+static void ring_free(struct trace_ring *r)
 {
 	munmap(r, r->bytes);
 }
@@ -1202,7 +1141,7 @@ static int start_locked(const char *path, const lwp_trace_opts *o)
 	store_relaxed(&tr.flight, o->flight);
 	store_relaxed(&tr.counter, counter_usable());
 	for (unsigned i = 0; i < set_now()->n; i++) {
-		struct ring *r = set_now()->r[i];
+		struct trace_ring *r = set_now()->r[i];
 		uint64_t h = load_relaxed(&r->head);
 
 		store_relaxed(&r->start, h);

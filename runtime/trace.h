@@ -7,7 +7,8 @@
  * docs/profiling.md) if a tracer is attached to it, and appends an event
  * to the calling scheduler's ring (or, on a thread that is not a
  * scheduler, to the foreign ring, under a lock) if a trace is on, never
- * allocating.  trace.c turns the rings into a Chrome/Perfetto JSON trace
+ * allocating.  The hot events (switch, send, receive) append to the ring
+ * inline when a trace is all that listens.  trace.c turns the rings into a Chrome/Perfetto JSON trace
  * when tracing stops, on demand, on a signal, or on a crash.
  */
 #ifndef LWP_TRACE_H
@@ -15,29 +16,77 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
 
 #include "compiler.h"
+#include "lwp.h"
 #include "proc.h"
 #include "sched.h"
 
+/* What an event records: a, b and the small arg (56 bits). */
+enum trace_type {
+	TR_SWITCH,   /* a: pid out (0: the loop), b: pid in; arg: why out
+		      * (8 bits), the function of the process in (48) */
+	TR_STEAL,    /* a: victim scheduler, b: processes taken */
+	TR_IDLE,     /* the loop found nothing to run: spinning starts */
+	TR_IDLE_END, /* ... and ends, with work or to look at timers */
+	TR_PARK,     /* a spinner goes to sleep */
+	TR_UNPARK,   /* ... and wakes; arg: 1 if woken by another thread */
+	TR_DEFERRED, /* a: pid the preemption signal could not switch out */
+	TR_SPAWN,    /* a: the new pid, b: its function */
+	TR_EXIT,     /* a: pid, b: reason code */
+	TR_SEND,     /* a: to, b: tag; arg: 1 if it woke the receiver */
+	TR_RECV,     /* a: from, b: tag */
+	TR_TIMER,    /* a: pid whose wait timed out, or the addressee of a
+		      * send_after timer (then b: its tag) */
+	TR_NAME,     /* a: 8 bytes of a registered name, b: its pid; arg:
+		      * which 8 (a name takes up to 8 events) */
+};
+
+/* One event in a ring (trace.c: the ring is a seqlock per slot). */
+struct trace_event {
+	_Atomic uint64_t ts, hdr, a, b; /* hdr: type | arg << 8 */
+};
+
+/* A scheduler's ring (trace.c). */
+struct trace_ring {
+	_Atomic uint64_t head;	  /* events ever written */
+	_Atomic uint64_t start;	  /* head when the session began */
+	_Atomic uint64_t end;	  /* full mode: head once full; else ~0 */
+	_Atomic uint64_t dropped; /* full mode: events that found it full */
+	uint64_t mask;
+	size_t bytes; /* of the mapping */
+	cacheline_aligned struct trace_event ev[];
+};
+
 /*
- * An event point's one test: is anyone listening, a trace or a tracer on
- * any probe?  trace_wanted is one byte, written only when the answer
- * changes, so that every core keeps its line shared and an event point
- * costs a load, a test and a branch that is never taken.  The event's
- * work, and the loads of its arguments, are in a function of trace.c
- * past the branch, so that an event point without listeners leaves the
- * hot path as it was.  A trace starting or stopping sets trace_wanted at
- * once; a tracer attaching raises a probe's semaphore, which the runtime
- * is not told of, so the schedulers look at the semaphores in their
- * periodic poll (trace_refresh): probes fire from a few dozen switches
- * after perf or bpftrace attaches.  Built with -Dtrace=disabled, the test
- * is the constant false and the event points vanish.
+ * An event point's one test: is anyone listening?  trace_wanted is one
+ * byte, written only when the answer changes, so that every core keeps
+ * its line shared and an event point costs a load, a test and a branch
+ * that is never taken.  The event's work, and the loads of its
+ * arguments, are past the branch, so that an event point without
+ * listeners leaves the hot path as it was.  A trace starting or stopping
+ * sets trace_wanted at once; a tracer attaching raises a probe's
+ * semaphore, which the runtime is not told of, so the schedulers look at
+ * the semaphores in their periodic poll (trace_refresh): probes fire from
+ * a few dozen switches after perf or bpftrace attaches.  Built with
+ * -Dtrace=disabled, the test is the constant false and the event points
+ * vanish.
  */
+enum trace_want {
+	TRACE_NONE,  /* nobody listens */
+	TRACE_RINGS, /* a trace is on, stamped with the CPU's counter, and no
+		      * tracer is on any probe: the hot events (switch, send,
+		      * receive) append to the ring inline, below */
+	TRACE_CALLS, /* else: every event calls its function in trace.c */
+};
+
 #if LWP_TRACE
-extern lib_private _Atomic bool trace_wanted;
-#define TRACING() unlikely(load_relaxed(&trace_wanted))
-/* Recompute trace_wanted from the trace flag and the semaphores. */
+extern lib_private _Atomic uint8_t trace_wanted;
+#define TRACING() unlikely(load_relaxed(&trace_wanted) != TRACE_NONE)
+/* Recompute trace_wanted from the session and the semaphores. */
 void trace_refresh(void);
 #else
 #define TRACING() false
@@ -60,16 +109,16 @@ static inline void trace_refresh(void)
  * attached to it, and appends a record to the calling scheduler's ring if
  * a trace is on (long_schedule is a probe only).  s is the caller's
  * scheduler, NULL on a thread that is not one.  Call them through
- * TRACE().
+ * TRACE().  The hot three (switch, send, receive) are inline, below, and
+ * call their _call function here only when they cannot append inline.
  */
-/* s switches from `out` to `in` (either NULL: the scheduler's loop). */
-noinline void trace_switch(struct sched *s, const struct proc *out,
-			   const struct proc *in, enum proc_after why);
+noinline void trace_switch_call(struct sched *s, const struct proc *out,
+				const struct proc *in, enum proc_after why);
+noinline void trace_send_call(struct sched *s, lwp_pid to, uint64_t tag,
+			      bool woke);
+noinline void trace_receive_call(struct sched *s, const lwp_msg *m);
 noinline void trace_spawn(struct sched *s, lwp_pid pid, void (*fn)(void *));
 noinline void trace_exit(struct sched *s, lwp_pid pid, int code);
-/* A message (or signal) to `to` was queued; `woke`: it woke the receiver. */
-noinline void trace_send(struct sched *s, lwp_pid to, uint64_t tag, bool woke);
-noinline void trace_receive(struct sched *s, const lwp_msg *m);
 noinline void trace_steal(struct sched *s, unsigned victim, unsigned n);
 /* The loop found nothing to run (idle: spinning begins) or found work. */
 noinline void trace_idle(struct sched *s, bool idle);
@@ -88,6 +137,126 @@ noinline void trace_long_schedule(lwp_pid pid, int64_t ns);
 static always_inline lwp_pid pid_of(const struct proc *p)
 {
 	return p ? atomic_load_explicit(&p->pid, memory_order_relaxed) : 0;
+}
+
+/* The CPU's counter: the time stamp of every event while trace_wanted is
+ * TRACE_RINGS (trace.c checks at the start that it ticks alike on every
+ * core at a constant rate). */
+static always_inline uint64_t trace_counter(void)
+{
+#if defined(__x86_64__)
+	return __rdtsc();
+#elif defined(__aarch64__)
+	uint64_t v;
+	__asm__ volatile("mrs %0, cntvct_el0" : "=r"(v));
+	return v;
+#else
+	return 0;
+#endif
+}
+
+/* trace_put()'s ts for "the stamp of the event before it on the ring"
+ * (the first of a session reads the counter).  No clock reads 0 again. */
+#define TRACE_STAMP_AGAIN 0
+
+/* Append an event to r, stamped ts (the protocol: trace.c, at the top). */
+static always_inline void trace_put(struct trace_ring *r, uint64_t ts,
+				    uint64_t hdr, uint64_t a, uint64_t b)
+{
+	uint64_t h = load_relaxed(&r->head);
+	struct trace_event *e;
+
+	if (unlikely(h >= load_relaxed(&r->end))) {
+		store_relaxed(&r->dropped, load_relaxed(&r->dropped) + 1);
+		return;
+	}
+	/* The writer's own last event: no other thread writes its slot. */
+	if (ts == TRACE_STAMP_AGAIN)
+		ts = h != load_relaxed(&r->start) ?
+			     load_relaxed(&r->ev[(h - 1) & r->mask].ts) :
+			     trace_counter();
+	/* Orders the last head store before this overwrite (see trace.c). */
+	atomic_thread_fence(memory_order_release);
+	e = &r->ev[h & r->mask];
+	store_relaxed(&e->ts, ts);
+	store_relaxed(&e->hdr, hdr);
+	store_relaxed(&e->a, a);
+	store_relaxed(&e->b, b);
+	atomic_store_explicit(&r->head, h + 1, memory_order_release);
+}
+
+/*
+ * The ring a hot event appends to inline, or NULL: call into trace.c.
+ * Inline, an event is a few loads, the counter and five stores where a
+ * call cost half as much again (perf/README.md); the rare cases (a
+ * tracer on a probe, a clock other than the counter, a foreign thread)
+ * stay in trace.c.
+ */
+static always_inline struct trace_ring *trace_ring_inline(struct sched *s)
+{
+#if LWP_TRACE
+	/* Acquire: pairs with the release store of the ring, after the
+	 * session's settings were made.  NULL: the session ended, or its
+	 * start is not seen yet (trace_wanted is relaxed). */
+	if (load_relaxed(&trace_wanted) == TRACE_RINGS && s)
+		return atomic_load_explicit(&s->trace_ring,
+					    memory_order_acquire);
+#else
+	(void)s;
+#endif
+	return NULL;
+}
+
+/* s switches from `out` to `in` (either NULL: the scheduler's loop). */
+static always_inline void trace_switch(struct sched *s, const struct proc *out,
+				       const struct proc *in,
+				       enum proc_after why)
+{
+	struct trace_ring *r = trace_ring_inline(s);
+
+	if (!r) {
+		trace_switch_call(s, out, in, why);
+		return;
+	}
+	trace_put(r, trace_counter(),
+		  TR_SWITCH | (uint64_t)why << 8 |
+			  (in ? (uint64_t)(uintptr_t)in->fn << 16 : 0),
+		  (uint64_t)pid_of(out), (uint64_t)pid_of(in));
+}
+
+/* A message (or signal) to `to` was queued; `woke`: it woke the receiver. */
+static always_inline void trace_send(struct sched *s, lwp_pid to, uint64_t tag,
+				     bool woke)
+{
+	struct trace_ring *r = trace_ring_inline(s);
+
+	if (!r) {
+		trace_send_call(s, to, tag, woke);
+		return;
+	}
+	trace_put(r, trace_counter(), TR_SEND | (uint64_t)woke << 8,
+		  (uint64_t)to, tag);
+}
+
+/*
+ * m was taken from the caller's mailbox.  `at_wake`: the receive returns
+ * right after the switch that resumed its process, with no user code run
+ * since (no match function was called), so the event takes the time
+ * stamp of the event before it - that switch, or one a few runtime
+ * instructions after it - rather than reading the counter again, which
+ * costs more than the rest of the event (perf/README.md).
+ */
+static always_inline void trace_receive(struct sched *s, const lwp_msg *m,
+					bool at_wake)
+{
+	struct trace_ring *r = trace_ring_inline(s);
+
+	if (!r) {
+		trace_receive_call(s, m);
+		return;
+	}
+	trace_put(r, at_wake ? TRACE_STAMP_AGAIN : trace_counter(), TR_RECV,
+		  (uint64_t)m->from, m->tag);
 }
 
 /* ---- the runtime's side -------------------------------------------------- */

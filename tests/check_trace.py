@@ -16,7 +16,11 @@ events are consistent:
   - --min-flows: at least N flows;  --expect: an event of that name;
     --expect-slice: a process slice whose name contains TEXT;
     --tags-above: there are sends or receives, and every one carries a tag
-    above N (a flight recorder kept only the last ones).
+    above N (a flight recorder kept only the last ones);
+    --receive-at-switch TAG: the receive of the message tagged TAG is at
+    the start of its process slice (it took the stamp of the switch that
+    resumed it), where the clock is the CPU's counter, else no earlier;
+    --receive-later TAG: ... strictly after the start (it read the clock).
 Prints a one-line summary; exits 1 with the first problem found.
 """
 import argparse
@@ -30,6 +34,22 @@ def fail(msg):
     sys.exit(1)
 
 
+def receive_of(receives, tag):
+    got = [e for e in receives if e["args"]["tag"] == tag]
+    if len(got) != 1:
+        fail(f"{len(got)} receives of tag {tag}, expected 1")
+    return got[0]
+
+
+def slice_start(runs, ts, tag):
+    """The start of the process slice holding ts (the later one where a
+    slice ends at ts and the next begins)."""
+    starts = [b for b, end in runs if b <= ts <= end]
+    if not starts:
+        fail(f"the receive of tag {tag} at {ts} is in no process slice")
+    return max(starts)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("trace")
@@ -37,6 +57,10 @@ def main():
     ap.add_argument("--expect", action="append", default=[])
     ap.add_argument("--expect-slice", action="append", default=[])
     ap.add_argument("--tags-above", type=int)
+    ap.add_argument("--receive-at-switch", type=int, action="append",
+                    default=[])
+    ap.add_argument("--receive-later", type=int, action="append",
+                    default=[])
     a = ap.parse_args()
 
     try:
@@ -110,6 +134,20 @@ def main():
                 not any(b <= e["ts"] <= end for b, end in r):
             fail(f"a receive at {e['ts']} on track {e['tid']} is in no "
                  "process slice")
+    counter = doc.get("otherData", {}).get("clock") == "cpu counter"
+    for tag, later in [(t, False) for t in a.receive_at_switch] + \
+            [(t, True) for t in a.receive_later]:
+        e = receive_of(receives, tag)
+        b = slice_start(runs[e["tid"]], e["ts"], tag)
+        if later:
+            ok, want = e["ts"] > b, "after"
+        elif counter:
+            ok, want = e["ts"] == b, "at"
+        else:
+            ok, want = e["ts"] >= b, "at or after"
+        if not ok:
+            fail(f"the receive of tag {tag} at {e['ts']} is not {want} the "
+                 f"start of its slice at {b}")
     if len(flows) < a.min_flows:
         fail(f"{len(flows)} flows, expected at least {a.min_flows}")
     for n in a.expect:

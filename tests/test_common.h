@@ -204,6 +204,36 @@ __attribute__((unused)) static void t_wait_dead(lwp_pid pid)
 	}
 }
 
+/* pid's description once ok() holds of it, polled every 100 us (sleeping,
+ * so that this scheduler runs others meanwhile); REQUIRE it comes. */
+__attribute__((unused)) static lwp_proc_info
+t_wait_info(lwp_pid pid, bool (*ok)(const lwp_proc_info *))
+{
+	int64_t end = lwp_now() + T_WAIT;
+	lwp_proc_info in;
+
+	for (;;) {
+		REQUIRE(lwp_process_info(pid, &in) == 0, "%s vanished",
+			lwp_pid_str(pid).s);
+		if (ok(&in))
+			return in;
+		REQUIRE(lwp_now() < end, "%s stays %s", lwp_pid_str(pid).s,
+			lwp_status_name((int)in.status));
+		lwp_sleep(100000);
+	}
+}
+
+__attribute__((unused)) static bool t_is_waiting(const lwp_proc_info *in)
+{
+	return in->status == LWP_STATUS_WAITING;
+}
+
+/* It was switched in at least once (a spinner: it spins). */
+__attribute__((unused)) static bool t_has_run(const lwp_proc_info *in)
+{
+	return in->scheduler >= 0;
+}
+
 /* ---- child programs ---------------------------------------------------- */
 
 /* What a forked child wrote on stderr, and how it ended. */

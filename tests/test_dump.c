@@ -142,21 +142,6 @@ static bool has_frame(const char *entry, const char *fn)
 }
 
 /* Poll until pid is waiting. */
-static void await_waiting(lwp_pid pid)
-{
-	int64_t end = lwp_now() + T_WAIT;
-	lwp_proc_info in;
-
-	for (;;) {
-		REQUIRE(lwp_process_info(pid, &in) == 0, "%s vanished",
-			lwp_pid_str(pid).s);
-		if (in.status == LWP_STATUS_WAITING)
-			return;
-		REQUIRE(lwp_now() < end, "%s never waits", lwp_pid_str(pid).s);
-		lwp_sleep(1000000);
-	}
-}
-
 /* ---- known processes, their states and backtraces ------------------------ */
 
 static struct dumped dump1;
@@ -168,7 +153,7 @@ NOINLINE void dump_test_dumper(void)
 	lwp_pid yielder = lwp_spawn(dump_test_yielder, NULL);
 
 	CHECK_RC(lwp_register("dump_waiter", waiter), 0);
-	await_waiting(waiter);
+	(void)t_wait_info(waiter, t_is_waiting);
 	lwp_yield(); /* the yielder runs, yields back: runnable */
 	dump_into(&dump1);
 
@@ -243,7 +228,7 @@ static void small_stack_main(void *arg)
 	lwp_pid waiter = lwp_spawn(dump_test_waiter, NULL);
 
 	(void)arg;
-	await_waiting(waiter);
+	(void)t_wait_info(waiter, t_is_waiting);
 	REQUIRE(lwp_spawn_opt(dumps_on_small_stack,
 			      (void *)(intptr_t)lwp_self(), &o) > 0,
 		"spawn");
@@ -267,7 +252,7 @@ static void backtraces(void *arg)
 	long n;
 
 	(void)arg;
-	await_waiting(waiter);
+	(void)t_wait_info(waiter, t_is_waiting);
 	n = lwp_process_backtrace(waiter, frames, 64);
 	if (!LWP_HAVE_UNWIND) {
 		CHECK_RC(n, LWP_ENOTSUP);
@@ -354,16 +339,53 @@ Test(dump, preempted_process_shows_where_it_spins)
 
 /* ---- the dump on a signal ------------------------------------------------ */
 
+/* The child's stderr is a pipe while the runtime runs (signal_body), so
+ * that it can read back what the dump thread wrote. */
+static struct {
+	int pipe; /* its read end, non-blocking */
+	int real; /* the real stderr */
+	char text[65536];
+	size_t len;
+} err_pipe = { .pipe = -1, .real = -1 };
+
+/* Take in what the pipe holds now. */
+static void err_pipe_read(void)
+{
+	ssize_t n;
+
+	while (err_pipe.len < sizeof(err_pipe.text) - 1 &&
+	       (n = read(err_pipe.pipe, err_pipe.text + err_pipe.len,
+			 sizeof(err_pipe.text) - 1 - err_pipe.len)) > 0)
+		err_pipe.len += (size_t)n;
+	err_pipe.text[err_pipe.len] = '\0';
+}
+
+/* The dump has shown the waiter: its line, and its frames if unwound. */
+static bool dump_shows_waiter(void)
+{
+	const char *d = strstr(err_pipe.text, "=PROCESS DUMP====\n");
+	const char *w = d ? strstr(d, "'dump_waiter'") : NULL;
+
+	if (!w || !strchr(w, '\n'))
+		return false;
+	return !LWP_HAVE_UNWIND || strstr(w, " dump_test_waiter_level2+0x");
+}
+
 static void signals_itself(void *arg)
 {
 	lwp_pid waiter = lwp_spawn(dump_test_waiter, NULL);
+	int64_t end = lwp_now() + T_WAIT;
 
 	(void)arg;
 	CHECK_RC(lwp_register("dump_waiter", waiter), 0);
-	await_waiting(waiter);
+	(void)t_wait_info(waiter, t_is_waiting);
 	kill(getpid(), SIGQUIT);
-	/* The dump thread writes it meanwhile; the waiter stays put. */
-	lwp_sleep(300 * MS * T_SLOW);
+	/* The dump thread writes it meanwhile; the waiter stays put until
+	 * the dump has shown it. */
+	for (err_pipe_read(); !dump_shows_waiter(); err_pipe_read()) {
+		REQUIRE(lwp_now() < end, "no dump of the waiter");
+		lwp_sleep(MS);
+	}
 	CHECK_RC(lwp_send(waiter, GO, NULL, 0), 0);
 }
 
@@ -379,7 +401,7 @@ static void signal_body(void)
 {
 	lwp_config cfg = { .schedulers = 2 };
 	struct sigaction host = { .sa_handler = SIG_DFL }, sa;
-	int rc;
+	int rc, fds[2];
 
 	/* A host's disposition of its own, to find again. */
 	sigemptyset(&host.sa_mask);
@@ -387,7 +409,16 @@ static void signal_body(void)
 	if (sigaction(SIGQUIT, &host, NULL) != 0)
 		_exit(CHILD_NOT_RESTORED);
 	setenv("LWP_DUMP_SIGNAL", "QUIT", 1);
+	if (pipe(fds) != 0 || fcntl(fds[0], F_SETFL, O_NONBLOCK) != 0 ||
+	    (err_pipe.real = dup(STDERR_FILENO)) < 0 ||
+	    dup2(fds[1], STDERR_FILENO) < 0)
+		_exit(CHILD_MAIN_FAILED);
+	err_pipe.pipe = fds[0];
 	rc = lwp_main(&cfg, signals_itself, NULL);
+	/* Back to the real stderr, with everything the pipe took. */
+	err_pipe_read();
+	dup2(err_pipe.real, STDERR_FILENO);
+	fputs(err_pipe.text, stderr);
 	if (rc != 0)
 		_exit(CHILD_MAIN_FAILED);
 	if (atomic_load(&t_failures)) {

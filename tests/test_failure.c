@@ -296,7 +296,8 @@ static void kills(void *arg)
 						     LWP_ON_SCHEDULER(sched) };
 			lwp_pid p = lwp_spawn_opt(fns[i], NULL, &o);
 			lwp_ref ref = lwp_monitor(p);
-			lwp_sleep(2 * MS); /* let it wait, sleep or spin */
+			(void)t_wait_info(p, fns[i] == spins ? t_has_run :
+							       t_is_waiting);
 			CHECK_RC(lwp_kill(p, 11), 0);
 			CHECK(down_code(ref, p) == 11, "victim %u on %u", i,
 			      sched);
@@ -518,7 +519,7 @@ static void handlers(void *arg)
 	(void)arg;
 	lwp_pid p = lwp_spawn(registers_handlers, NULL);
 	lwp_ref ref = lwp_monitor(p);
-	lwp_sleep(2 * MS);
+	(void)t_wait_info(p, t_is_waiting); /* its handlers are set */
 	CHECK_RC(lwp_kill(p, LWP_EXIT_KILL), 0);
 	CHECK(down_code(ref, p) == LWP_EXIT_KILLED, "killed");
 	CHECK(atomic_load(&norder) == 3 && memcmp(order, "cba", 3) == 0,

@@ -28,27 +28,6 @@ static lwp_proc_info info_of(lwp_pid pid)
 }
 
 /* Poll pid's info until ok(in) holds (the process has to run first). */
-static lwp_proc_info wait_info(lwp_pid pid, bool (*ok)(const lwp_proc_info *))
-{
-	int64_t end = lwp_now() + T_WAIT;
-	lwp_proc_info in;
-
-	for (;;) {
-		REQUIRE(lwp_process_info(pid, &in) == 0, "%s vanished",
-			lwp_pid_str(pid).s);
-		if (ok(&in))
-			return in;
-		REQUIRE(lwp_now() < end, "%s stays %s", lwp_pid_str(pid).s,
-			lwp_status_name((int)in.status));
-		lwp_sleep(100000);
-	}
-}
-
-static bool is_waiting(const lwp_proc_info *in)
-{
-	return in->status == LWP_STATUS_WAITING;
-}
-
 static void waits_for_go(void *arg)
 {
 	(void)arg;
@@ -140,7 +119,7 @@ static void counts_switches(void *arg)
 	      lwp_status_name((int)in.status), in.scheduler,
 	      (unsigned long long)in.switches);
 	for (int i = 0; i < 2; i++) {
-		in = wait_info(kids[i], is_waiting);
+		in = t_wait_info(kids[i], t_is_waiting);
 		CHECK(in.switches == (uint64_t)n + 1, "%llu switches, want %d",
 		      (unsigned long long)in.switches, n + 1);
 		CHECK(in.scheduler == 0, "ran on %d", in.scheduler);
@@ -183,7 +162,7 @@ static void sees_running_elsewhere(void *arg)
 	atomic_store(&spin_on, true);
 	kid = lwp_spawn_opt(spins, NULL, &o);
 	REQUIRE(kid > 0, "spawn");
-	in = wait_info(kid, is_running);
+	in = t_wait_info(kid, is_running);
 	CHECK(in.scheduler == 1 && in.home == 1, "on %d, home %d", in.scheduler,
 	      in.home);
 	atomic_store(&spin_on, false);
@@ -227,13 +206,13 @@ static void sees_others(void *arg)
 
 	(void)arg;
 	REQUIRE(sleeper > 0 && picky > 0, "spawn");
-	in = wait_info(sleeper, is_waiting);
+	in = t_wait_info(sleeper, t_is_waiting);
 	CHECK(in.mailbox == 0 && in.links == 0 && !in.trap_exits,
 	      "sleeper: mailbox %ld links %u", in.mailbox, in.links);
-	(void)wait_info(picky, is_waiting);
+	(void)t_wait_info(picky, t_is_waiting);
 	for (int i = 0; i < 5; i++)
 		CHECK_RC(lwp_send(picky, OTHER, NULL, 0), 0);
-	in = wait_info(picky, has_five);
+	in = t_wait_info(picky, has_five);
 	CHECK(in.fn == waits_for_go_selectively, "fn");
 	CHECK(in.stack_used > 0 && in.stack_used < in.stack_size,
 	      "stack used %zu of %zu", in.stack_used, in.stack_size);
@@ -287,7 +266,7 @@ static void measures_stacks(void *arg)
 
 	(void)arg;
 	REQUIRE(kid > 0, "spawn");
-	in = wait_info(kid, is_waiting);
+	in = t_wait_info(kid, t_is_waiting);
 	CHECK(in.stack_size == 256 * 1024, "size %zu", in.stack_size);
 	CHECK(in.stack_used >= FRAME_MIN * 100 && in.stack_used < 200 * 1024,
 	      "100 frames of 1 KiB use %zu bytes", in.stack_used);
@@ -399,7 +378,7 @@ Test(info, lists_processes)
 
 static void dumps_processes(void *arg)
 {
-	char path[] = "/tmp/lwp-dump-XXXXXX", buf[16384];
+	char path[] = "/tmp/lwp-dump-XXXXXX", buf[16384], *eol;
 	int fd = mkstemp(path);
 	lwp_pid kids[3];
 	ssize_t len;
@@ -412,7 +391,7 @@ static void dumps_processes(void *arg)
 		kids[i] = lwp_spawn(waits_for_go, NULL);
 	CHECK_RC(lwp_register("dumped", kids[1]), 0);
 	for (int i = 0; i < 3; i++)
-		(void)wait_info(kids[i], is_waiting);
+		(void)t_wait_info(kids[i], t_is_waiting);
 	n = lwp_process_dump(fd);
 	CHECK(n == 4, "dumped %ld processes, want 4", n);
 	len = pread(fd, buf, sizeof(buf) - 1, 0);
@@ -426,9 +405,11 @@ static void dumps_processes(void *arg)
 				      strspn(strchr(line, ' '), " "),
 			      "waiting", 7) == 0,
 		      "kid %d: %.60s", i, line);
-		/* A static function: its object and offset. */
-		CHECK(strstr(line, "+0x") != NULL, "kid %d's function: %.100s",
-		      i, line);
+		/* A static function: its object and offset, on its line. */
+		eol = strchr(line, '\n');
+		REQUIRE(eol != NULL, "kid %d's line has no end", i);
+		CHECK(memmem(line, (size_t)(eol - line), "+0x", 3) != NULL,
+		      "kid %d's function: %.*s", i, (int)(eol - line), line);
 	}
 	CHECK(strstr(buf, "'dumped'") != NULL, "the registered name");
 	CHECK(strstr(buf, "running") != NULL, "the caller runs");

@@ -135,14 +135,23 @@ static void traced(void *arg)
 	CHECK_RC(lwp_trace_stop(), 0);
 }
 
+/* Run fn on n schedulers, its argument the path of a fresh file `name`
+ * (watched for 60 s), then check that file with check_trace.py's args. */
+static void t_run_checked(unsigned n, const char *name, void (*fn)(void *),
+			  const char *args)
+{
+	lwp_config cfg = scheds(n);
+	const char *path = t_path(name);
+
+	t_watchdog(60, "%s", name);
+	T_RUN(&cfg, fn, (void *)path);
+	t_check(path, args);
+}
+
 Test(trace, json_is_valid_and_consistent, .disabled = NO_TRACE)
 {
-	lwp_config cfg = scheds(2);
-	const char *path = t_path("api.json");
-
-	t_watchdog(60, "traced ping-pong");
-	T_RUN(&cfg, traced, (void *)path);
-	t_check(path, "--min-flows 10 --expect send --expect receive "
+	t_run_checked(2, "api.json", traced,
+		      "--min-flows 10 --expect send --expect receive "
 		      "--expect spawn --expect exit --expect timer "
 		      "--expect-slice 'ponger <0.' --expect-slice traced");
 }
@@ -159,6 +168,50 @@ Test(trace, lwp_trace_env_traces_a_whole_run, .disabled = NO_TRACE)
 	t_check(path, "--min-flows 10 --expect-slice workload");
 }
 
+/* ---- which receives read the clock ------------------------------------ */
+
+/* Takes tag 1 on waking, works 200 us, takes tag 2 from its mailbox,
+ * then waits for tag 3 through a match function. */
+static void stamped(void *arg)
+{
+	int64_t until;
+
+	(void)arg;
+	lwp_msg_free(RECV(NULL, NULL));
+	until = lwp_now() + MS / 5;
+	while (lwp_now() < until)
+		;
+	lwp_msg_free(RECV(NULL, NULL));
+	lwp_msg_free(RECV_TAG(3));
+}
+
+static void stamps(void *arg)
+{
+	lwp_pid p = lwp_spawn(stamped, NULL);
+
+	REQUIRE(p > 0, "spawn");
+	CHECK_RC(lwp_trace_start(arg, NULL), 0);
+	(void)t_wait_info(p, t_is_waiting);
+	CHECK_RC(lwp_send(p, 1, NULL, 0), 0);
+	CHECK_RC(lwp_send(p, 2, NULL, 0), 0);
+	lwp_yield();
+	(void)t_wait_info(p, t_is_waiting);
+	CHECK_RC(lwp_send(p, 3, NULL, 0), 0);
+	t_wait_dead(p);
+	CHECK_RC(lwp_trace_stop(), 0);
+}
+
+/* A receive that returns on waking, with no user code run since its
+ * process was switched in, takes that switch's time stamp (trace.h);
+ * one after user code (its own work, or a match function) reads the
+ * clock. */
+Test(trace, a_receive_on_waking_shares_its_switchs_stamp, .disabled = NO_TRACE)
+{
+	t_run_checked(1, "stamps.json", stamps,
+		      "--receive-at-switch 1 --receive-later 2 "
+		      "--receive-later 3");
+}
+
 /* Still on when the runtime stops: written then. */
 static void left_on(void *arg)
 {
@@ -168,12 +221,7 @@ static void left_on(void *arg)
 
 Test(trace, a_trace_left_on_is_written_at_stop, .disabled = NO_TRACE)
 {
-	lwp_config cfg = scheds(1);
-	const char *path = t_path("left.json");
-
-	t_watchdog(60, "trace left on");
-	T_RUN(&cfg, left_on, (void *)path);
-	t_check(path, "--expect send");
+	t_run_checked(1, "left.json", left_on, "--expect send");
 }
 
 /* ---- flight recorder -------------------------------------------------- */
