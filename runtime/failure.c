@@ -117,9 +117,7 @@ static int send_signal(lwp_pid to, lwp_pid from, uint64_t kind, lwp_ref ref,
 	h = msg_new(s, sizeof(lwp_exit_info));
 	if (!h)
 		return LWP_ENOMEM;
-	h->to = to;
-	h->m.from = from;
-	h->m.tag = kind;
+	msg_address(h, to, from, kind);
 	*info_of(h) = (lwp_exit_info){ .pid = from, .ref = ref };
 	if (r)
 		info_of(h)->reason = *r;
@@ -363,16 +361,24 @@ static void tell_all(const struct ties *t, lwp_pid pid, uint64_t sig,
 		(void)send_signal(x->pid, pid, sig, x->ref, r);
 }
 
+/* Drop a fatal signal never taken (a second one, or one left by a stop)
+ * and the trap flag: the slot's next process starts without them.  s:
+ * the caller's scheduler, for its message cache, or NULL. */
+static void forget_exit(struct sched *s, struct proc *p)
+{
+	if (p->exit_sig)
+		msg_delete(s, p->exit_sig);
+	p->exit_sig = NULL;
+	store_relaxed(&p->trap_exits, false);
+}
+
 void failure_after_death(struct proc *p, lwp_pid pid, const lwp_reason *r)
 {
 	struct proc_fail *f = p->fail;
 
 	mailbox_close(&p->mbox);
-	if (p->exit_sig) /* a second fatal signal, never taken */
-		msg_delete(sched_self(), p->exit_sig);
-	p->exit_sig = NULL;
+	forget_exit(sched_self(), p);
 	p->fail = NULL;
-	store_relaxed(&p->trap_exits, false);
 	if (!f)
 		return;
 	tell_all(&f->links, pid, SIG_EXIT_LINKED, r);
@@ -383,12 +389,9 @@ void failure_after_death(struct proc *p, lwp_pid pid, const lwp_reason *r)
 
 void failure_discard(struct proc *p)
 {
-	if (p->exit_sig)
-		msg_delete(NULL, p->exit_sig);
-	p->exit_sig = NULL;
+	forget_exit(NULL, p);
 	fail_free(p->fail);
 	p->fail = NULL;
-	store_relaxed(&p->trap_exits, false);
 }
 
 /* ---- spawn ties ---------------------------------------------------------- */

@@ -3,8 +3,6 @@
  */
 #include "info.h"
 
-#include <dlfcn.h>
-#include <link.h>
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -315,23 +313,18 @@ struct dump {
  * from the object's offset. */
 static void addr_text(void *addr, unsigned long adj, char *buf, size_t len)
 {
-	const ElfW(Sym) *sym = NULL;
+	struct symbol_dl dl;
 	const char *base;
-	Dl_info dl;
 
-	if (!dladdr1(addr, &dl, (void **)&sym, RTLD_DL_SYMENT) ||
-	    !dl.dli_fname) {
+	if (!symbol_dladdr((uintptr_t)addr, &dl)) {
 		snprintf(buf, len, "%p", (void *)((char *)addr + adj));
-	} else if (dl.dli_sname && sym &&
-		   (char *)addr < (char *)dl.dli_saddr + sym->st_size) {
-		snprintf(buf, len, "%s+0x%lx", dl.dli_sname,
-			 (unsigned long)((char *)addr - (char *)dl.dli_saddr) +
-				 adj);
+	} else if (dl.name) {
+		snprintf(buf, len, "%s+0x%lx", dl.name,
+			 (unsigned long)dl.off + adj);
 	} else {
-		base = strrchr(dl.dli_fname, '/');
-		snprintf(buf, len, "%s+0x%lx", base ? base + 1 : dl.dli_fname,
-			 (unsigned long)((char *)addr - (char *)dl.dli_fbase) +
-				 adj);
+		base = strrchr(dl.object, '/');
+		snprintf(buf, len, "%s+0x%lx", base ? base + 1 : dl.object,
+			 (unsigned long)dl.obj_off + adj);
 	}
 }
 

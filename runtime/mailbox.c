@@ -170,8 +170,9 @@ void mailbox_close(struct mailbox *mb)
 
 void mailbox_open(struct mailbox *mb)
 {
+	/* The queue is empty: slots are made zeroed, and closing or clearing
+	 * a mailbox forgets its queue. */
 	atomic_store_explicit(&mb->inbox, 0, memory_order_relaxed);
-	forget_queue(mb); /* empty: closed by the last incarnation */
 }
 
 bool mailbox_block(struct mailbox *mb)

@@ -65,6 +65,16 @@ static inline struct msg_hdr *msg_hdr_of(const lwp_msg *m)
 must_check struct msg_hdr *msg_new(struct sched *s, size_t size);
 void msg_delete(struct sched *s, struct msg_hdr *h);
 
+/* Address h to `to`, from `from` (LWP_NOPID: a thread that is not a
+ * process), with its tag. */
+static inline void msg_address(struct msg_hdr *h, lwp_pid to, lwp_pid from,
+			       uint64_t tag)
+{
+	h->to = to;
+	h->m.from = from;
+	h->m.tag = tag;
+}
+
 enum push_result {
 	PUSHED,	     /* queued */
 	PUSHED_WAKE, /* queued, and the caller must wake the owner */

@@ -108,11 +108,7 @@ static always_inline int deliver(struct sched *s, struct proc *dst, lwp_pid to,
 	struct proc *self = s ? s->current : NULL;
 	int err;
 
-	h->to = to;
-	h->m.from =
-		self ? atomic_load_explicit(&self->pid, memory_order_relaxed) :
-		       LWP_NOPID;
-	h->m.tag = tag;
+	msg_address(h, to, pid_of(self), tag);
 	err = post(s, dst, h, false, true);
 	if (self) {
 		store_relaxed(&s->sent, load_relaxed(&s->sent) + !err);
@@ -209,9 +205,7 @@ static int deadline_of(int64_t timeout_ns, int64_t *deadline)
 	else if (timeout_ns < 0)
 		return LWP_EINVAL;
 	else
-		*deadline = timeout_ns > TIMER_NEVER - timer_now() ?
-				    TIMER_NEVER :
-				    timer_now() + timeout_ns;
+		*deadline = timer_deadline(timeout_ns);
 	return 0;
 }
 

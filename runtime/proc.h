@@ -117,6 +117,14 @@ static inline struct proc *proc_slot(uint32_t idx)
 	return c ? &c[idx & (PROC_CHUNK_PROCS - 1)] : NULL;
 }
 
+/* p's pid, LWP_NOPID for none (a thread that is not a process, or the
+ * scheduler's loop). */
+static always_inline lwp_pid pid_of(const struct proc *p)
+{
+	return p ? atomic_load_explicit(&p->pid, memory_order_relaxed) :
+		   LWP_NOPID;
+}
+
 /* Could pid name a process at all? */
 static inline bool proc_pid_valid(lwp_pid pid)
 {

@@ -678,7 +678,7 @@ static always_inline struct sched *switch_to(struct sched *s, struct proc *p,
 
 	store_relaxed(&p->after, after);
 	/* Only its scheduler writes the count: no locked add needed. */
-	store_relaxed(&p->switches, load_relaxed(&p->switches) + 1);
+	stats_count(&p->switches);
 	set_current(s, next);
 	store_relaxed(&p->resched, false); /* it gives way now */
 	TRACE(switch, s, p, next, after);
@@ -937,8 +937,7 @@ int lwp_sleep(int64_t ns)
 		return LWP_EINVAL;
 	if (ns == 0)
 		return lwp_yield();
-	deadline = ns > TIMER_NEVER - timer_now() ? TIMER_NEVER :
-						    timer_now() + ns;
+	deadline = timer_deadline(ns);
 	preempt_disable(p);
 	/* Messages that arrive meanwhile move to the save queue, so the
 	 * inbox stays empty and the process can block. */

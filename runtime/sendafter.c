@@ -234,20 +234,9 @@ static must_check struct slot *slot_new(struct sched *s, struct proc *self,
 	}
 	if (size)
 		memcpy(h->m.data, data, size);
-	h->to = to;
-	h->m.from =
-		self ? atomic_load_explicit(&self->pid, memory_order_relaxed) :
-		       LWP_NOPID;
-	h->m.tag = tag;
+	msg_address(h, to, pid_of(self), tag);
 	t->msg = h;
 	return t;
-}
-
-static int64_t deadline_after(int64_t ns)
-{
-	int64_t now = timer_now();
-
-	return ns > TIMER_NEVER - now ? TIMER_NEVER : now + ns;
 }
 
 /*
@@ -261,7 +250,7 @@ static must_check lwp_timer_ref arm(struct sched *s, struct slot *t, int64_t ns)
 	lwp_timer_ref ref = (lwp_timer_ref)t->gen << 32 | t->index;
 	struct sched *owner =
 		s ? s : &rt.scheds[PID_INDEX(t->msg->to) % rt.nscheds];
-	int64_t deadline = deadline_after(ns);
+	int64_t deadline = timer_deadline(ns);
 
 	store_relaxed(&t->ref, ref); /* before arming: see the top */
 	if (timer_arm(&owner->timers, &t->timer, deadline)) {

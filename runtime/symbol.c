@@ -109,21 +109,33 @@ static bool from_file(const struct object *o, char *buf, size_t len,
 	return name != NULL;
 }
 
-bool symbol_find(uintptr_t addr, char *buf, size_t len, uintptr_t *off)
+bool symbol_dladdr(uintptr_t addr, struct symbol_dl *out)
 {
-	struct object o = { .addr = addr };
 	const ElfW(Sym) *sym = NULL;
 	Dl_info info;
 
+	if (!dladdr1((void *)addr, &info, (void **)&sym, RTLD_DL_SYMENT) ||
+	    !info.dli_fname)
+		return false;
+	out->object = info.dli_fname;
+	out->obj_off = addr - (uintptr_t)info.dli_fbase;
+	out->off = addr - (uintptr_t)info.dli_saddr;
+	out->name = info.dli_sname && sym && out->off < sym->st_size ?
+			    info.dli_sname :
+			    NULL;
+	return true;
+}
+
+bool symbol_find(uintptr_t addr, char *buf, size_t len, uintptr_t *off)
+{
+	struct object o = { .addr = addr };
+	struct symbol_dl dl;
+
 	if (!addr || !len)
 		return false;
-	/* dladdr's symbol only if it holds addr: for a static function it
-	 * is the nearest exported one below, another function. */
-	if (dladdr1((void *)addr, &info, (void **)&sym, RTLD_DL_SYMENT) &&
-	    info.dli_sname && sym &&
-	    addr - (uintptr_t)info.dli_saddr < sym->st_size) {
-		snprintf(buf, len, "%s", info.dli_sname);
-		*off = addr - (uintptr_t)info.dli_saddr;
+	if (symbol_dladdr(addr, &dl) && dl.name) {
+		snprintf(buf, len, "%s", dl.name);
+		*off = dl.off;
 		return true;
 	}
 	dl_iterate_phdr(holds, &o);

@@ -21,4 +21,18 @@ bool symbol_name(uintptr_t addr, char *buf, size_t len);
  * *off: addr's offset from the function's start. */
 bool symbol_find(uintptr_t addr, char *buf, size_t len, uintptr_t *off);
 
+/* What dladdr() alone knows of a code address: the exported symbol
+ * holding it (name NULL if none holds it: for a static function dladdr's
+ * nearest one below is another function) and the object it is in. */
+struct symbol_dl {
+	const char *name;
+	uintptr_t off;	    /* from the symbol's start */
+	const char *object; /* the object's path */
+	uintptr_t obj_off;  /* from the object's load address */
+};
+
+/* Fill *out for addr; false if addr is in no loaded object.  Takes only
+ * the dynamic loader's lock, as a crash report may. */
+bool symbol_dladdr(uintptr_t addr, struct symbol_dl *out);
+
 #endif /* LWP_SYMBOL_H */

@@ -16,6 +16,13 @@ int64_t timer_now(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+int64_t timer_deadline(int64_t ns)
+{
+	int64_t now = timer_now();
+
+	return ns > TIMER_NEVER - now ? TIMER_NEVER : now + ns;
+}
+
 int timer_heap_init(struct timer_heap *h)
 {
 	h->items = NULL;

@@ -63,5 +63,7 @@ int64_t timer_next(struct timer_heap *h);
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 int64_t timer_now(void);
+/* The deadline ns >= 0 from now, TIMER_NEVER where that overflows. */
+int64_t timer_deadline(int64_t ns);
 
 #endif /* LWP_TIMER_H */

@@ -134,11 +134,6 @@ noinline void trace_register(lwp_pid pid, const char *name);
 /* pid (0: not known) ran ns without a switch. */
 noinline void trace_long_schedule(lwp_pid pid, int64_t ns);
 
-static always_inline lwp_pid pid_of(const struct proc *p)
-{
-	return p ? atomic_load_explicit(&p->pid, memory_order_relaxed) : 0;
-}
-
 /* The CPU's counter: the time stamp of every event while trace_wanted is
  * TRACE_RINGS (trace.c checks at the start that it ticks alike on every
  * core at a constant rate). */
@@ -167,7 +162,7 @@ static always_inline void trace_put(struct trace_ring *r, uint64_t ts,
 	struct trace_event *e;
 
 	if (unlikely(h >= load_relaxed(&r->end))) {
-		store_relaxed(&r->dropped, load_relaxed(&r->dropped) + 1);
+		stats_count(&r->dropped);
 		return;
 	}
 	/* The writer's own last event: no other thread writes its slot. */

@@ -135,12 +135,11 @@ static void traced(void *arg)
 	CHECK_RC(lwp_trace_stop(), 0);
 }
 
-/* Run fn on n schedulers, its argument the path of a fresh file `name`
- * (watched for 60 s), then check that file with check_trace.py's args. */
-static void t_run_checked(unsigned n, const char *name, void (*fn)(void *),
+/* Run fn under cfg, its argument the path of a fresh file `name` (watched
+ * for 60 s), then check that file with check_trace.py's args. */
+static void t_run_checked(lwp_config cfg, const char *name, void (*fn)(void *),
 			  const char *args)
 {
-	lwp_config cfg = scheds(n);
 	const char *path = t_path(name);
 
 	t_watchdog(60, "%s", name);
@@ -150,7 +149,7 @@ static void t_run_checked(unsigned n, const char *name, void (*fn)(void *),
 
 Test(trace, json_is_valid_and_consistent, .disabled = NO_TRACE)
 {
-	t_run_checked(2, "api.json", traced,
+	t_run_checked(scheds(2), "api.json", traced,
 		      "--min-flows 10 --expect send --expect receive "
 		      "--expect spawn --expect exit --expect timer "
 		      "--expect-slice 'ponger <0.' --expect-slice traced");
@@ -170,19 +169,32 @@ Test(trace, lwp_trace_env_traces_a_whole_run, .disabled = NO_TRACE)
 
 /* ---- which receives read the clock ------------------------------------ */
 
-/* Takes tag 1 on waking, works 200 us, takes tag 2 from its mailbox,
- * then waits for tag 3 through a match function. */
-static void stamped(void *arg)
+/* User code that takes a while: far longer than a tick of any counter
+ * (qemu's is 16 ns). */
+static void work(void)
 {
-	int64_t until;
+	int64_t until = lwp_now() + MS / 5;
 
-	(void)arg;
-	lwp_msg_free(RECV(NULL, NULL));
-	until = lwp_now() + MS / 5;
 	while (lwp_now() < until)
 		;
+}
+
+static bool slow_tag_3(const lwp_msg *m, void *ctx)
+{
+	(void)ctx;
+	work();
+	return m->tag == 3;
+}
+
+/* Takes tag 1 on waking, works, takes tag 2 from its mailbox, then waits
+ * for tag 3 through a match function that works too. */
+static void stamped(void *arg)
+{
+	(void)arg;
 	lwp_msg_free(RECV(NULL, NULL));
-	lwp_msg_free(RECV_TAG(3));
+	work();
+	lwp_msg_free(RECV(NULL, NULL));
+	lwp_msg_free(RECV(slow_tag_3, NULL));
 }
 
 static void stamps(void *arg)
@@ -207,7 +219,10 @@ static void stamps(void *arg)
  * clock. */
 Test(trace, a_receive_on_waking_shares_its_switchs_stamp, .disabled = NO_TRACE)
 {
-	t_run_checked(1, "stamps.json", stamps,
+	/* No preemption: work() stays in the slice it began in. */
+	t_run_checked((lwp_config){ .schedulers = 1,
+				    .timeslice_ns = LWP_INFINITY },
+		      "stamps.json", stamps,
 		      "--receive-at-switch 1 --receive-later 2 "
 		      "--receive-later 3");
 }
@@ -221,7 +236,7 @@ static void left_on(void *arg)
 
 Test(trace, a_trace_left_on_is_written_at_stop, .disabled = NO_TRACE)
 {
-	t_run_checked(1, "left.json", left_on, "--expect send");
+	t_run_checked(scheds(1), "left.json", left_on, "--expect send");
 }
 
 /* ---- flight recorder -------------------------------------------------- */
