@@ -137,9 +137,16 @@ class Impl:
         return {}
 
 
-class Lwp(Impl):
+class LwpImpl(Impl):
+    """What every lwp executable shares: its name and pinning."""
+
     name = "lwp"
 
+    def env(self, opts):
+        return {"LWP_PIN": "1" if opts.pin == "on" else "0"}
+
+
+class Lwp(LwpImpl):
     def __init__(self, exe):
         self.exe = exe
         self.benches, self.figures = lwp_catalogue(exe)
@@ -149,15 +156,10 @@ class Lwp(Impl):
         return [self.exe, "--child", workload, "-n", repr(scale),
                 "-s", str(sched)]
 
-    def env(self, opts):
-        return {"LWP_PIN": "1" if opts.pin == "on" else "0"}
 
-
-class LwpExtra(Impl):
+class LwpExtra(LwpImpl):
     """Another lwp executable in the build (build/perf/lwp-NAME-bench) that
     speaks the RESULT protocol with -s N -n SCALE: workload NAME."""
-
-    name = "lwp"
 
     def __init__(self, exe, workload):
         self.exe = exe
@@ -165,9 +167,6 @@ class LwpExtra(Impl):
 
     def command(self, workload, sched, scale):
         return [self.exe, "-s", str(sched), "-n", repr(scale)]
-
-    def env(self, opts):
-        return {"LWP_PIN": "1" if opts.pin == "on" else "0"}
 
 
 class Peer(Impl):
