@@ -25,11 +25,13 @@
  * least j' + 1, and the event the overwrite may have torn, j' - 2^k, is
  * discarded; so is h2 - 2^k, whose slot event h2 may be writing now
  * (head is h2 while it does).  The slot words are relaxed atomics: a
- * torn copy is discarded, never undefined.  A ring belongs to the run of
- * the runtime: a writer that loaded its ring (sched.trace_ring, or tr.on
- * for the foreign one) just before tracing stopped may still append one
- * event, so rings are freed only at teardown, when no writer is left, and
- * a session ignores events older than its start.
+ * torn copy is discarded, never undefined.  The writer may read back
+ * its own last slot (trace_stamp_again): nobody else writes it.  A ring
+ * belongs to the run of the runtime: a writer that loaded its ring
+ * (sched.trace_ring, or tr.on for the foreign one) just before tracing
+ * stopped may still append one event, so rings are freed only at
+ * teardown, when no writer is left, and a session ignores events older
+ * than its start.
  *
  * Time stamps are the CPU's counter where it is invariant and the same on
  * every core (x86-64's TSC with the invariant-TSC bit, aarch64's virtual
@@ -259,7 +261,7 @@ static noinline void record_foreign(uint64_t hdr, uint64_t a, uint64_t b)
 static always_inline void record(struct sched *s, enum trace_type type,
 				 uint64_t arg, uint64_t a, uint64_t b)
 {
-	uint64_t hdr = (uint64_t)type | arg << 8;
+	uint64_t hdr = trace_hdr(type, arg);
 	struct trace_ring *r;
 
 	if (unlikely(!s)) {
@@ -284,8 +286,8 @@ void trace_switch_call(struct sched *s, const struct proc *out,
 {
 	if (PROBE_WANTED(switch))
 		PROBE3(switch, pid_of(out), pid_of(in), (int)why);
-	record(s, TR_SWITCH, why | (in ? (uint64_t)(uintptr_t)in->fn << 8 : 0),
-	       (uint64_t)pid_of(out), (uint64_t)pid_of(in));
+	record(s, TR_SWITCH, trace_switch_arg(in, why), (uint64_t)pid_of(out),
+	       (uint64_t)pid_of(in));
 }
 
 void trace_spawn(struct sched *s, lwp_pid pid, void (*fn)(void *))

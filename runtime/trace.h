@@ -8,8 +8,9 @@
  * to the calling scheduler's ring (or, on a thread that is not a
  * scheduler, to the foreign ring, under a lock) if a trace is on, never
  * allocating.  The hot events (switch, send, receive) append to the ring
- * inline when a trace is all that listens.  trace.c turns the rings into a Chrome/Perfetto JSON trace
- * when tracing stops, on demand, on a signal, or on a crash.
+ * inline when a trace is all that listens.  trace.c turns the rings into
+ * a Chrome/Perfetto JSON trace when tracing stops, on demand, on a
+ * signal, or on a crash.
  */
 #ifndef LWP_TRACE_H
 #define LWP_TRACE_H
@@ -44,6 +45,20 @@ enum trace_type {
 	TR_NAME,     /* a: 8 bytes of a registered name, b: its pid; arg:
 		      * which 8 (a name takes up to 8 events) */
 };
+
+/* An event's hdr word. */
+static always_inline uint64_t trace_hdr(enum trace_type type, uint64_t arg)
+{
+	return (uint64_t)type | arg << 8;
+}
+
+/* A switch's arg: why the process out left, and the function of the one
+ * in (its name, when a flight recorder lost its spawn). */
+static always_inline uint64_t trace_switch_arg(const struct proc *in,
+					       enum proc_after why)
+{
+	return why | (in ? (uint64_t)(uintptr_t)in->fn << 8 : 0);
+}
 
 /* One event in a ring (trace.c: the ring is a seqlock per slot). */
 struct trace_event {
@@ -150,10 +165,6 @@ static always_inline uint64_t trace_counter(void)
 #endif
 }
 
-/* trace_put()'s ts for "the stamp of the event before it on the ring"
- * (the first of a session reads the counter).  No clock reads 0 again. */
-#define TRACE_STAMP_AGAIN 0
-
 /* Append an event to r, stamped ts (the protocol: trace.c, at the top). */
 static always_inline void trace_put(struct trace_ring *r, uint64_t ts,
 				    uint64_t hdr, uint64_t a, uint64_t b)
@@ -165,11 +176,6 @@ static always_inline void trace_put(struct trace_ring *r, uint64_t ts,
 		stats_count(&r->dropped);
 		return;
 	}
-	/* The writer's own last event: no other thread writes its slot. */
-	if (ts == TRACE_STAMP_AGAIN)
-		ts = h != load_relaxed(&r->start) ?
-			     load_relaxed(&r->ev[(h - 1) & r->mask].ts) :
-			     trace_counter();
 	/* Orders the last head store before this overwrite (see trace.c). */
 	atomic_thread_fence(memory_order_release);
 	e = &r->ev[h & r->mask];
@@ -178,6 +184,17 @@ static always_inline void trace_put(struct trace_ring *r, uint64_t ts,
 	store_relaxed(&e->a, a);
 	store_relaxed(&e->b, b);
 	atomic_store_explicit(&r->head, h + 1, memory_order_release);
+}
+
+/* The stamp of the last event on r, the caller's own ring (no other
+ * thread writes that slot); the counter for a session's first. */
+static always_inline uint64_t trace_stamp_again(struct trace_ring *r)
+{
+	uint64_t h = load_relaxed(&r->head);
+
+	return h != load_relaxed(&r->start) ?
+		       load_relaxed(&r->ev[(h - 1) & r->mask].ts) :
+		       trace_counter();
 }
 
 /*
@@ -214,8 +231,7 @@ static always_inline void trace_switch(struct sched *s, const struct proc *out,
 		return;
 	}
 	trace_put(r, trace_counter(),
-		  TR_SWITCH | (uint64_t)why << 8 |
-			  (in ? (uint64_t)(uintptr_t)in->fn << 16 : 0),
+		  trace_hdr(TR_SWITCH, trace_switch_arg(in, why)),
 		  (uint64_t)pid_of(out), (uint64_t)pid_of(in));
 }
 
@@ -229,8 +245,8 @@ static always_inline void trace_send(struct sched *s, lwp_pid to, uint64_t tag,
 		trace_send_call(s, to, tag, woke);
 		return;
 	}
-	trace_put(r, trace_counter(), TR_SEND | (uint64_t)woke << 8,
-		  (uint64_t)to, tag);
+	trace_put(r, trace_counter(), trace_hdr(TR_SEND, woke), (uint64_t)to,
+		  tag);
 }
 
 /*
@@ -250,8 +266,8 @@ static always_inline void trace_receive(struct sched *s, const lwp_msg *m,
 		trace_receive_call(s, m);
 		return;
 	}
-	trace_put(r, at_wake ? TRACE_STAMP_AGAIN : trace_counter(), TR_RECV,
-		  (uint64_t)m->from, m->tag);
+	trace_put(r, at_wake ? trace_stamp_again(r) : trace_counter(),
+		  trace_hdr(TR_RECV, 0), (uint64_t)m->from, m->tag);
 }
 
 /* ---- the runtime's side -------------------------------------------------- */

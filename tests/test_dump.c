@@ -141,7 +141,6 @@ static bool has_frame(const char *entry, const char *fn)
 	return strstr(entry, want) != NULL;
 }
 
-/* Poll until pid is waiting. */
 /* ---- known processes, their states and backtraces ------------------------ */
 
 static struct dumped dump1;

@@ -288,37 +288,33 @@ static void assert_report(const struct t_child *c, const char *what)
 	assert_has(c, "lwp: aborting\n");
 }
 
-Test(fault, segv_reports_and_aborts)
+/* A child whose crasher calls fn reports `what` and dies of sig. */
+static void crash_reports(void (*fn)(void), const char *what, int sig)
 {
 	struct t_child c;
 
-	crash_fn = null_write;
+	crash_fn = fn;
 	t_run_child(crash_body, &c);
-	assert_report(&c, "lwp: SIGSEGV (address 0x8, pc ");
-	assert_died(&c, SIGSEGV);
+	assert_report(&c, what);
+	assert_died(&c, sig);
+}
+
+Test(fault, segv_reports_and_aborts)
+{
+	crash_reports(null_write, "lwp: SIGSEGV (address 0x8, pc ", SIGSEGV);
 }
 
 Test(fault, abort_reports_and_aborts)
 {
-	struct t_child c;
-
-	crash_fn = abort;
-	t_run_child(crash_body, &c);
-	assert_report(&c, "lwp: SIGABRT (address ");
-	assert_died(&c, SIGABRT);
+	crash_reports(abort, "lwp: SIGABRT (address ", SIGABRT);
 }
 
 /* Isolation never covers code that may hold a lock. */
 Test(fault, no_isolation_without_preemption)
 {
-	struct t_child c;
-
-	crash_fn = null_write;
 	crash_isolate = true;
 	crash_unpreemptible = true;
-	t_run_child(crash_body, &c);
-	assert_report(&c, "lwp: SIGSEGV (address 0x8, pc ");
-	assert_died(&c, SIGSEGV);
+	crash_reports(null_write, "lwp: SIGSEGV (address 0x8, pc ", SIGSEGV);
 }
 
 /* A fault outside the schedulers is the host's business: no report. */

@@ -27,7 +27,6 @@ static lwp_proc_info info_of(lwp_pid pid)
 	return in;
 }
 
-/* Poll pid's info until ok(in) holds (the process has to run first). */
 static void waits_for_go(void *arg)
 {
 	(void)arg;
