@@ -9,10 +9,17 @@
  * or copies that layout.  The price: the frame (up to AT_MINSIGSTKSZ bytes)
  * stays on the process's stack while it is preempted, and the handler
  * cannot use SA_ONSTACK (one alternate stack per thread cannot hold a frame
- * per suspended process).  SA_NODEFER keeps the signal unblocked after the
- * handler switches to the next process, so that one stays preemptible; a
- * signal landing inside the handler finds the count raised and only sets
- * resched.  sigreturn later restores the preempted process's own mask.
+ * per suspended process).
+ *
+ * The signal stays blocked while the handler runs (no SA_NODEFER) until it
+ * has raised the process's preempt count, and the handler unblocks it only
+ * when it is about to switch, so that the next process stays preemptible.
+ * A signal landing in the handler before that would find the count still
+ * zero and the PC in the handler, which is user code when liblwp is linked
+ * statically, and would preempt a process whose outer frame may lie inside
+ * the allocator holding its lock: the process dump of a hang under qemu
+ * showed exactly that, two frames deep in jemalloc's mutex.  sigreturn
+ * later restores the preempted process's own mask.
  */
 #include "preempt.h"
 
@@ -174,6 +181,7 @@ int lwp_preempt_allow(const void *code)
 
 static struct {
 	int signo;	       /* the preemption signal, while started */
+	sigset_t set;	       /* just signo */
 	pid_t pid;	       /* ours: only tgkill from us preempts */
 	bool async;	       /* signals are sent (preempt_start) */
 	struct sigaction host; /* the disposition we replaced */
@@ -238,11 +246,13 @@ static void preempt(struct sched *s, const ucontext_t *uc)
 		stats_signal(s, since);
 		return;
 	}
-	/* Raised before the watchdog may signal again (the pending flag
-	 * is what it waits on), so a signal inside what follows defers. */
+	/* Raised before the signal is unblocked and the watchdog may send
+	 * it again (the pending flag is what it waits on), so a signal
+	 * inside what follows defers. */
 	p->preempt_off = 1;
 	atomic_signal_fence(memory_order_seq_cst);
 	store_relaxed(&s->preempt_pending, false);
+	pthread_sigmask(SIG_UNBLOCK, &sig.set, NULL);
 	stats_signal(s, since);
 	if (sched_preempt(s, p)) /* back on s: preempted processes stay */
 		count(&s->preempt.done);
@@ -491,9 +501,11 @@ int preempt_start(int64_t slice, int signo)
 		return LWP_ENOMEM;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_signal;
-	sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_NODEFER;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigemptyset(&sa.sa_mask);
 	sig.signo = signo;
+	sigemptyset(&sig.set);
+	sigaddset(&sig.set, signo);
 	sig.pid = getpid();
 	atomic_store(&wd.quit, false);
 	atomic_store(&preempt_watchdog_idle, false);
