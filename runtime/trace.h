@@ -79,8 +79,8 @@ struct trace_ring {
 /*
  * An event point's one test: is anyone listening?  trace_wanted is one
  * byte, written only when the answer changes, so that every core keeps
- * its line shared and an event point costs a load, a test and a branch
- * that is never taken.  The event's work, and the loads of its
+ * its line shared and an event point costs a compare with memory and a
+ * branch that is never taken (tracing(), below).  The event's work, and the loads of its
  * arguments, are past the branch, so that an event point without
  * listeners leaves the hot path as it was.  A trace starting or stopping
  * sets trace_wanted at once; a tracer attaching raises a probe's
@@ -100,7 +100,29 @@ enum trace_want {
 
 #if LWP_TRACE
 extern lib_private _Atomic uint8_t trace_wanted;
-#define TRACING() unlikely(load_relaxed(&trace_wanted) != TRACE_NONE)
+#define TRACING() tracing()
+
+/* On x86-64 the test is written out, one cmpb against memory and a jne
+ * to the event's block: given an atomic load, the compiler loads to a
+ * register and tests it, an instruction more at every point.  A one-byte
+ * load cannot tear, and the asm orders nothing, as load_relaxed.  TSan
+ * gets the C load, which it sees.  On arm64 the C load already is the
+ * fewest instructions (adrp, ldrb, cbnz). */
+static always_inline bool tracing(void)
+{
+#if defined(__x86_64__) && !LWP_TSAN
+	__asm__ goto("cmpb $0, %0\n\tjne %l[on]"
+		     :
+		     : "m"(trace_wanted)
+		     : "cc"
+		     : on);
+	return false;
+on:
+	return true;
+#else
+	return unlikely(load_relaxed(&trace_wanted) != TRACE_NONE);
+#endif
+}
 /* Recompute trace_wanted from the session and the semaphores. */
 void trace_refresh(void);
 #else
