@@ -227,31 +227,35 @@ static void count(_Atomic uint64_t *c)
 	store_relaxed(c, load_relaxed(c) + 1); /* owner only */
 }
 
-/* Ours: the watchdog's signal to s, whose process is s->current. */
-static void preempt(struct sched *s, const ucontext_t *uc)
+/* Ours: the watchdog's signal to s, sent for the run `run`. */
+static void preempt(struct sched *s, uint64_t run, const ucontext_t *uc)
 {
 	struct proc *p = s->current;
 	int64_t since;
 
-	if (!p) { /* it switched to the loop meanwhile */
-		store_relaxed(&s->preempt_pending, false);
+	/* s switched since the watchdog looked (to the loop, or to another
+	 * process, whose slice has only begun): the request is stale.  Only
+	 * this thread writes run_seq, before current (sched.c), so p is
+	 * NULL or the process that was leaving if the switch is under way. */
+	if (run != load_relaxed(&s->run_seq) || !p) {
+		store_relaxed(&s->preempt_for, 0);
 		return;
 	}
 	since = timer_now();
 	if (!may_preempt(p, uc)) {
 		store_relaxed(&p->resched, true);
-		store_relaxed(&s->preempt_pending, false);
+		store_relaxed(&s->preempt_for, 0);
 		count(&s->preempt.deferred);
 		stats_deferred(s, p);
 		stats_signal(s, since);
 		return;
 	}
 	/* Raised before the signal is unblocked and the watchdog may send
-	 * it again (the pending flag is what it waits on), so a signal
-	 * inside what follows defers. */
+	 * it again (preempt_for is what it waits on), so a signal inside
+	 * what follows defers. */
 	p->preempt_off = 1;
 	atomic_signal_fence(memory_order_seq_cst);
-	store_relaxed(&s->preempt_pending, false);
+	store_relaxed(&s->preempt_for, 0);
 	pthread_sigmask(SIG_UNBLOCK, &sig.set, NULL);
 	stats_signal(s, since);
 	if (sched_preempt(s, p)) /* back on s: preempted processes stay */
@@ -269,11 +273,11 @@ static void preempt(struct sched *s, const ucontext_t *uc)
 static void on_signal(int signo, siginfo_t *si, void *uc)
 {
 	struct sched *s = sched_self();
+	uint64_t run = s ? load_relaxed(&s->preempt_for) : 0;
 	int saved = errno;
 
-	if (s && si->si_code == SI_TKILL && si->si_pid == sig.pid &&
-	    load_relaxed(&s->preempt_pending))
-		preempt(s, uc);
+	if (run && si->si_code == SI_TKILL && si->si_pid == sig.pid)
+		preempt(s, run, uc);
 	else
 		chain(signo, si, uc);
 	errno = saved;
@@ -337,17 +341,20 @@ static int64_t waiting_since(struct sched *s)
 						TIMER_NEVER;
 }
 
-/* Signal s, unless a signal is on its way already (coalesced).  The flag
- * publishes nothing: seq_cst CAS here and the handler's relaxed clear only
- * need to be atomic, and a clear seen late costs one skipped signal, which
- * the next look sends. */
-static void signal_sched(struct sched *s)
+/* Signal s to end its run `run` (odd), unless a signal is on its way
+ * already (coalesced).  preempt_for publishes nothing: the seq_cst CAS
+ * here and the handler's relaxed clear only need to be atomic, and a
+ * clear seen late costs one skipped signal, which the next look sends.
+ * The run it names lets the handler tell a signal that arrives after the
+ * switch it asked for (slow delivery: qemu, a descheduled thread) from
+ * one for the process now running, whose slice has just begun. */
+static void signal_sched(struct sched *s, uint64_t run)
 {
-	bool idle = false;
+	uint64_t none = 0;
 
-	if (atomic_compare_exchange_strong(&s->preempt_pending, &idle, true) &&
+	if (atomic_compare_exchange_strong(&s->preempt_for, &none, run) &&
 	    syscall(SYS_tgkill, sig.pid, load_relaxed(&s->tid), sig.signo))
-		store_relaxed(&s->preempt_pending, false);
+		store_relaxed(&s->preempt_for, 0);
 }
 
 /* Look at s: signal it if its process is due.  Returns when to look again
@@ -387,7 +394,7 @@ static int64_t watch(struct sched *s, struct watch *w, int64_t now)
 	/* Blocked in a system call: a signal would only risk an EINTR the
 	 * process cannot restart, and preempt nothing. */
 	if ((thread_cpu(s) - w->cpu) * PREEMPT_BLOCKED_SHARE >= now - w->since)
-		signal_sched(s);
+		signal_sched(s, seq);
 	return now + wd.tick;
 }
 

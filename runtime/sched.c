@@ -69,7 +69,10 @@ struct proc *sched_current(void)
 
 /* s->current changes.  run_seq counts the changes and is odd while a
  * process runs: the watchdog reads it to tell how long the process has
- * run.  Only the owner writes it, so a relaxed load and store suffice. */
+ * run.  Only the owner writes it, so a relaxed load and store suffice.
+ * run_seq changes first (the fence keeps the order for the preemption
+ * handler, on this thread): a signal sent for the run that is ending then
+ * finds it over, never the next process in its place (preempt.c). */
 static always_inline uint64_t next_run_seq(struct sched *s, struct proc *p)
 {
 	return ((load_relaxed(&s->run_seq) >> 1) + 1) << 1 | (p != NULL);
@@ -77,8 +80,9 @@ static always_inline uint64_t next_run_seq(struct sched *s, struct proc *p)
 
 static always_inline void set_current(struct sched *s, struct proc *p)
 {
-	s->current = p;
 	store_relaxed(&s->run_seq, next_run_seq(s, p));
+	atomic_signal_fence(memory_order_seq_cst);
+	s->current = p;
 }
 
 /* p runs (again) on s: what lwp_process_info() reports of it. */
@@ -839,8 +843,8 @@ static void run(struct sched *s, struct proc *p)
 {
 	if (unlikely(s->idled)) {
 		s->idled = false;
-		s->current = p;
 		atomic_exchange(&s->run_seq, next_run_seq(s, p));
+		s->current = p;
 		preempt_watch();
 	} else {
 		set_current(s, p);

@@ -78,8 +78,9 @@ struct cacheline_aligned sched {
 	_Atomic uint64_t sent, received; /* messages (stats.h) */
 	/* Written by other threads. */
 	cacheline_aligned _Atomic int park;
-	_Atomic bool preempt_pending; /* a preemption signal is on its way */
-	struct runq_remote remote;    /* pinned processes woken elsewhere */
+	/* A preemption signal is on its way for this run_seq (odd); 0: none. */
+	_Atomic uint64_t preempt_for;
+	struct runq_remote remote; /* pinned processes woken elsewhere */
 	cacheline_aligned struct sched_stats stats;
 #if LWP_TSAN
 	void *tsan_fiber;
