@@ -80,10 +80,10 @@ struct trace_ring {
  * An event point's one test: is anyone listening?  trace_wanted is one
  * byte, written only when the answer changes, so that every core keeps
  * its line shared and an event point costs a compare with memory and a
- * branch that is never taken (tracing(), below).  The event's work, and the loads of its
- * arguments, are past the branch, so that an event point without
- * listeners leaves the hot path as it was.  A trace starting or stopping
- * sets trace_wanted at once; a tracer attaching raises a probe's
+ * branch that is never taken (tracing(), below).  The event's work, and
+ * the loads of its arguments, are past the branch, so that an event point
+ * without listeners leaves the hot path as it was.  A trace starting or
+ * stopping sets trace_wanted at once; a tracer attaching raises a probe's
  * semaphore, which the runtime is not told of, so the schedulers look at
  * the semaphores in their periodic poll (trace_refresh): probes fire from
  * a few dozen switches after perf or bpftrace attaches.  Built with
