@@ -193,8 +193,19 @@ static void waits_for_go(void *arg)
 	lwp_msg_free(RECV_TAG(GO));
 }
 
+/* Until ref has fired (its message delivered or dropped) or gone. */
+static void await_fired(lwp_timer_ref ref)
+{
+	int64_t end = lwp_now() + T_WAIT;
+
+	while (lwp_read_timer(ref) != LWP_ENOTIMER) {
+		REQUIRE(lwp_now() < end, "a timer never fired");
+		lwp_sleep(MS / 10);
+	}
+}
+
 /* The next process in a dead one's slot: a timer of the dead one must
- * not reach it (they were due before its GO). */
+ * not reach it (they fired before its GO). */
 static void gets_no_tick(void *arg)
 {
 	(void)arg;
@@ -212,14 +223,16 @@ static void to_the_dead(void *arg)
 	for (int round = 0; round < 20; round++) {
 		lwp_pid kid = lwp_spawn(waits_for_go, NULL);
 		REQUIRE(kid > 0, "spawn");
-		CHECK(lwp_send_after(2 * MS, kid, TICK, "lost", 5) > 0, "arm");
-		CHECK(lwp_send_after(3 * MS, kid, TICK, NULL, 0) > 0, "arm");
+		lwp_timer_ref r1 = lwp_send_after(2 * MS, kid, TICK, "lost", 5);
+		lwp_timer_ref r2 = lwp_send_after(3 * MS, kid, TICK, NULL, 0);
+		CHECK(r1 > 0 && r2 > 0, "arm");
 		CHECK_RC(lwp_send(kid, GO, NULL, 0), 0);
 		t_wait_dead(kid);
 		/* Likely in kid's slot: it must not get kid's timers. */
 		lwp_pid next = lwp_spawn(gets_no_tick, NULL);
 		REQUIRE(next > 0, "spawn");
-		lwp_sleep(5 * MS);
+		await_fired(r1);
+		await_fired(r2);
 		CHECK_RC(lwp_send(next, GO, NULL, 0), 0);
 		t_wait_dead(next);
 	}
@@ -228,8 +241,9 @@ static void to_the_dead(void *arg)
 	REQUIRE(gone > 0, "spawn");
 	CHECK_RC(lwp_send(gone, GO, NULL, 0), 0);
 	t_wait_dead(gone);
-	CHECK(lwp_send_after(MS, gone, TICK, "x", 2) > 0, "arm to the dead");
-	lwp_sleep(5 * MS);
+	lwp_timer_ref ref = lwp_send_after(MS, gone, TICK, "x", 2);
+	CHECK(ref > 0, "arm to the dead");
+	await_fired(ref);
 	expect_none(TICK, 0); /* nothing came here either */
 }
 
