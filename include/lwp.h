@@ -670,22 +670,22 @@ LWP_API int lwp_preempt_allow(const void *code);
  *
  * Off (the default) it costs one predictable branch per event point.  On,
  * each event costs a read of the CPU's counter and five stores (inline
- * for switches, sends and receives; a call for the rarer events).
- * The rings (events x 32 bytes per scheduler) are allocated and touched
- * when the trace starts, not as it fills.  perf/README.md has the costs
- * measured.  The environment turns
- * it on for a whole run: LWP_TRACE=out.json (written when the runtime
- * stops), LWP_TRACE_EVENTS=N (ring size), LWP_TRACE_FLIGHT=1 (flight
- * recorder; 0 or 1), LWP_TRACE_SIGNAL=USR2 (dump on that signal: a name
- * or a number).  A bad setting is named on stderr and the run goes on
- * untraced.
+ * for switches, sends and receives; a call for the rarer events).  The
+ * rings (events x 32 bytes per scheduler) are allocated and touched when
+ * the trace starts, not as it fills.  perf/README.md has the costs
+ * measured.  The environment turns it on for a whole run:
+ * LWP_TRACE=out.json (written when the runtime stops), LWP_TRACE_EVENTS=N
+ * (ring size), LWP_TRACE_FLIGHT=1 (flight recorder; 0 or 1),
+ * LWP_TRACE_SIGNAL=USR2 (dump on that signal: a name or a number).  A bad
+ * setting is named on stderr and the run goes on untraced.
  *
  * A full trace keeps the first `events` of each scheduler and counts the
  * rest as dropped (the JSON's otherData.dropped).  A flight recorder keeps
  * the last `events` of each, and writes them on lwp_trace_dump(), on its
  * signal, when it stops, and when a process crashes with SIGSEGV, SIGBUS,
- * SIGFPE, SIGILL or SIGABRT that nobody handles (not on a stack overflow, which only ends the
- * process).  Written from a signal, processes are named by pid only.
+ * SIGFPE, SIGILL or SIGABRT that nobody handles (not on a stack overflow,
+ * which only ends the process).  Written from a signal, processes are
+ * named by pid only.
  */
 typedef struct lwp_trace_opts {
 	/* Events each ring keeps, rounded up to a power of two (32 bytes
