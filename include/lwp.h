@@ -228,8 +228,13 @@ LWP_API int lwp_start(const lwp_config *cfg);
 /*
  * Stop the runtime.  Processes still alive are discarded without running
  * further; messages in their mailboxes are freed, but what a process holds
- * itself (a received message not yet freed, memory it allocated) is not.  From a process, or while lwp_main() runs: asks, and returns at
- * once (lwp_main() returns once every scheduler has left its process).
+ * itself (a received message not yet freed, memory it allocated) is not.
+ * From a process, or while lwp_main() runs: asks, and returns at once
+ * (lwp_main() returns once every scheduler has left its process).  A
+ * process that asks is discarded too, at its next switch: a call that
+ * blocks or yields, or a preemption, which may come before lwp_stop()
+ * returns; code that must run after the request belongs in a
+ * lwp_preempt_disable() region.
  * After lwp_start(), from a thread that is not a scheduler: asks, waits
  * until every scheduler thread has ended and the runtime's resources are
  * freed, and returns; this is how the host ends it, and it may then start
@@ -337,10 +342,11 @@ LWP_API int lwp_exit_text(int code, const char *text);
 
 /*
  * Run fn(arg) when the calling process ends, however it ends: it returns or
- * exits, is killed, or dies of an exit signal or a stack overflow.  Handlers run newest first, inside the process, before
- * its links and monitors are told; they may free memory and close fds but
- * not receive.  (After a stack overflow or an isolated fault they run on the
- * scheduler's signal stack, which has a few KiB.)  0, LWP_EINVAL (fn NULL), LWP_ENOMEM,
+ * exits, is killed, or dies of an exit signal or a stack overflow.
+ * Handlers run newest first, inside the process, before its links and
+ * monitors are told; they may free memory and close fds but not receive.
+ * (After a stack overflow or an isolated fault they run on the scheduler's
+ * signal stack, which has a few KiB.)  0, LWP_EINVAL (fn NULL), LWP_ENOMEM,
  * LWP_ENOTPROC.
  */
 LWP_API int lwp_on_exit(void (*fn)(void *arg), void *arg);
@@ -383,8 +389,8 @@ typedef struct lwp_msg {
  * one sender to one receiver arrive in the order sent.  Works inside and
  * outside processes.  Returns 0, or LWP_EBADPID, LWP_ENOPROC (the receiver
  * has exited; nothing is sent), LWP_EINVAL (data NULL with size > 0, or tag
- * above LWP_TAG_MAX), LWP_ENOMEM, LWP_ENOTRUNNING.  A receiver that exits before receiving
- * drops the message.
+ * above LWP_TAG_MAX), LWP_ENOMEM, LWP_ENOTRUNNING.  A receiver that exits
+ * before receiving drops the message.
  */
 LWP_API int lwp_send(lwp_pid to, uint64_t tag, const void *data, size_t size);
 

@@ -31,7 +31,8 @@
 #include "lwp.h"
 
 /* Sanitizer and qemu builds are slower: LWP_TEST_SCALE_DOWN divides the
- * big counts and T_SLOW stretches the watchdogs. */
+ * big counts and T_SLOW stretches the watchdogs, and with them each suite's
+ * Criterion .timeout, the backstop that must not fire before them. */
 #ifdef LWP_TEST_SCALE_DOWN
 #define T_SLOW 5
 #else

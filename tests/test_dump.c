@@ -19,7 +19,7 @@
 
 #include "lwp_config.h"
 
-TestSuite(dump, .timeout = 120);
+TestSuite(dump, .timeout = 120 * T_SLOW);
 
 enum {
 	GO = 100,

@@ -8,7 +8,7 @@
 
 #include "test_common.h"
 
-TestSuite(errors, .timeout = 30);
+TestSuite(errors, .timeout = 30 * T_SLOW);
 
 static void nop(void *arg)
 {

@@ -7,7 +7,7 @@
 
 #include "test_common.h"
 
-TestSuite(failure, .timeout = 60);
+TestSuite(failure, .timeout = 60 * T_SLOW);
 
 enum {
 	GO = 1000,

@@ -16,7 +16,7 @@
 
 #include "lwp_config.h"
 
-TestSuite(fault, .timeout = 120);
+TestSuite(fault, .timeout = 120 * T_SLOW);
 
 #define ARG_FN(arg) ((void (*)(void))(uintptr_t)(arg))
 #define FN_ARG(fn)  ((void *)(uintptr_t)(fn))

@@ -8,7 +8,7 @@
 
 #include "test_common.h"
 
-TestSuite(info, .timeout = 60);
+TestSuite(info, .timeout = 60 * T_SLOW);
 
 enum {
 	GO = 100,

@@ -10,7 +10,7 @@
 
 #include <criterion/redirect.h>
 
-TestSuite(message, .timeout = 60);
+TestSuite(message, .timeout = 60 * T_SLOW);
 
 enum {
 	GO = 1000,

@@ -7,7 +7,7 @@
 
 #include "test_common.h"
 
-TestSuite(registry, .timeout = 30);
+TestSuite(registry, .timeout = 30 * T_SLOW);
 
 enum {
 	GO = 1,

@@ -12,7 +12,7 @@
 
 #include "test_common.h"
 
-TestSuite(sendafter, .timeout = 60);
+TestSuite(sendafter, .timeout = 60 * T_SLOW);
 
 #ifdef LWP_TEST_SCALE_DOWN
 #define DOWN LWP_TEST_SCALE_DOWN

@@ -23,7 +23,7 @@
 #endif
 #define SCALED(n) ((long)(n)*LWP_STRESS_SCALE / DOWN)
 
-TestSuite(stress, .timeout = 300);
+TestSuite(stress, .timeout = 300 * T_SLOW);
 
 enum {
 	GO = 1001,

@@ -18,7 +18,7 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-TestSuite(supervisor, .timeout = 120);
+TestSuite(supervisor, .timeout = 120 * T_SLOW);
 
 enum {
 	UP = 1,	 /* a kid started: int index */

@@ -8,7 +8,7 @@
 #include "../runtime/ties.h"
 #include "test_common.h"
 
-TestSuite(ties, .timeout = 60);
+TestSuite(ties, .timeout = 60 * T_SLOW);
 
 #define MODEL_MAX 5000
 

@@ -25,7 +25,7 @@ static void clean_env(void)
 }
 
 /* Every test ends with T_NO_LEAKS(): under ASan a leak fails it. */
-TestSuite(topo, .init = clean_env, .timeout = 60);
+TestSuite(topo, .init = clean_env, .timeout = 60 * T_SLOW);
 
 #define NEEDS_HWLOC()                                        \
 	do {                                                 \
