@@ -61,12 +61,16 @@ enum push_result mailbox_push(struct mailbox *mb, struct msg_hdr *h,
 }
 
 /* The inbox's LIFO list in arrival order, without what was sent to an
- * earlier incarnation than self (messages freed, signals refused). */
-static struct msg_hdr *arrivals(uintptr_t word, lwp_pid self)
+ * earlier incarnation than self (messages freed, signals refused).  *last
+ * is its last entry (the newest kept), *n its length. */
+static struct msg_hdr *arrivals(uintptr_t word, lwp_pid self,
+				struct msg_hdr **last, long *n)
 {
 	struct msg_hdr *lifo = (struct msg_hdr *)(word & ~INBOX_FLAGS);
 	struct msg_hdr *fifo = NULL;
 
+	*last = NULL;
+	*n = 0;
 	while (lifo) {
 		struct msg_hdr *h = lifo;
 		lifo = h->next;
@@ -77,8 +81,11 @@ static struct msg_hdr *arrivals(uintptr_t word, lwp_pid self)
 				msg_delete(sched_self(), h);
 			continue;
 		}
+		if (!fifo)
+			*last = h;
 		h->next = fifo;
 		fifo = h;
+		++*n;
 	}
 	return fifo;
 }
@@ -88,27 +95,51 @@ static void count_add(struct mailbox *mb, long n)
 	store_relaxed(&mb->count, load_relaxed(&mb->count) + n);
 }
 
-struct msg_hdr *mailbox_drain_slow(struct mailbox *mb, lwp_pid self)
+/* Append the linked messages first .. last (n of them) to the save queue. */
+static void append(struct mailbox *mb, struct msg_hdr *first,
+		   struct msg_hdr *last, long n)
 {
-	uintptr_t word =
-		atomic_exchange_explicit(&mb->inbox, 0, memory_order_acquire);
-	struct msg_hdr *h = arrivals(word, self), *first = NULL, *next;
+	if (mb->last)
+		mb->last->next = first;
+	else
+		mb->first = first;
+	mb->last = last;
+	count_add(mb, n);
+}
+
+/* Arrivals with signals among them: each signal is acted on in its place,
+ * and what it turns into (if anything) stays there. */
+static struct msg_hdr *append_signalled(struct mailbox *mb, struct msg_hdr *h)
+{
+	struct msg_hdr *first = NULL, *next;
 
 	for (; h; h = next) {
 		next = h->next;
 		if (unlikely(msg_is_signal(h)) && !failure_signal(mb, h))
 			continue;
 		h->next = NULL;
-		if (mb->last)
-			mb->last->next = h;
-		else
-			mb->first = h;
-		mb->last = h;
-		count_add(mb, 1);
+		append(mb, h, h, 1);
 		if (!first)
 			first = h;
 	}
 	return first;
+}
+
+struct msg_hdr *mailbox_drain_slow(struct mailbox *mb, lwp_pid self)
+{
+	uintptr_t word =
+		atomic_exchange_explicit(&mb->inbox, 0, memory_order_acquire);
+	struct msg_hdr *last, *h;
+	long n;
+
+	h = arrivals(word, self, &last, &n);
+	if (unlikely(word & INBOX_SIGNAL))
+		return append_signalled(mb, h);
+	/* Messages alone: the list arrivals made is the save queue's tail
+	 * as it is (its last entry links to NULL), one pass in all. */
+	if (h)
+		append(mb, h, last, n);
+	return h;
 }
 
 void mailbox_unlink(struct mailbox *mb, struct msg_hdr *prev, struct msg_hdr *h)

@@ -187,8 +187,10 @@ static bool accepts(lwp_match_fn match, void *ctx, const struct msg_hdr *h)
 
 /* Scan the save queue from `from` (whose predecessor is prev) and take the
  * first message match accepts. */
-static lwp_msg *take_match(struct mailbox *mb, struct msg_hdr *prev,
-			   struct msg_hdr *from, lwp_match_fn match, void *ctx)
+static always_inline lwp_msg *take_match(struct mailbox *mb,
+					 struct msg_hdr *prev,
+					 struct msg_hdr *from,
+					 lwp_match_fn match, void *ctx)
 {
 	for (struct msg_hdr *h = from; h; prev = h, h = h->next)
 		if (accepts(match, ctx, h)) {
@@ -209,8 +211,9 @@ static int deadline_of(int64_t timeout_ns, int64_t *deadline)
 	return 0;
 }
 
-static lwp_msg *receive(struct sched *s, struct proc *p, lwp_match_fn match,
-			void *ctx, int64_t timeout_ns)
+static always_inline lwp_msg *receive(struct sched *s, struct proc *p,
+				      lwp_match_fn match, void *ctx,
+				      int64_t timeout_ns)
 {
 	struct mailbox *mb;
 	int64_t deadline = 0;
@@ -261,7 +264,11 @@ static lwp_msg *receive(struct sched *s, struct proc *p, lwp_match_fn match,
 	return m;
 }
 
-lwp_msg *lwp_receive(lwp_match_fn match, void *ctx, int64_t timeout_ns)
+/* lwp_receive's body, inlined into the tag and pid variants too, so that
+ * their scans compare in place rather than call a match function for each
+ * message (a selective receive may scan thousands). */
+static always_inline lwp_msg *receive_entry(lwp_match_fn match, void *ctx,
+					    int64_t timeout_ns)
 {
 	struct sched *s = sched_self();
 	struct proc *p = sched_caller(s);
@@ -277,24 +284,41 @@ lwp_msg *lwp_receive(lwp_match_fn match, void *ctx, int64_t timeout_ns)
 	return m;
 }
 
-bool lwp_match_tag(const lwp_msg *m, void *ctx)
+lwp_msg *lwp_receive(lwp_match_fn match, void *ctx, int64_t timeout_ns)
+{
+	return receive_entry(match, ctx, timeout_ns);
+}
+
+/* The exported matchers may be interposed, so the compiler cannot inline
+ * a call through them: the shorthands use these. */
+static bool tag_is(const lwp_msg *m, void *ctx)
 {
 	return ctx && m->tag == *(const uint64_t *)ctx;
 }
 
-bool lwp_match_from(const lwp_msg *m, void *ctx)
+static bool from_is(const lwp_msg *m, void *ctx)
 {
 	return ctx && m->from == *(const lwp_pid *)ctx;
 }
 
+bool lwp_match_tag(const lwp_msg *m, void *ctx)
+{
+	return tag_is(m, ctx);
+}
+
+bool lwp_match_from(const lwp_msg *m, void *ctx)
+{
+	return from_is(m, ctx);
+}
+
 lwp_msg *lwp_receive_tag(uint64_t tag, int64_t timeout_ns)
 {
-	return lwp_receive(lwp_match_tag, &tag, timeout_ns);
+	return receive_entry(tag_is, &tag, timeout_ns);
 }
 
 lwp_msg *lwp_receive_from(lwp_pid from, int64_t timeout_ns)
 {
-	return lwp_receive(lwp_match_from, &from, timeout_ns);
+	return receive_entry(from_is, &from, timeout_ns);
 }
 
 long lwp_mailbox_size(void)
