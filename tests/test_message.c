@@ -1,12 +1,15 @@
 /*
  * test_message.c - messages: send, selective receive, timeouts, zero-copy,
- * flush and format, foreign senders, and receive's linear scanning.
+ * flush and format, foreign senders, and receive's linear scanning; the
+ * drain (internal: runtime/mailbox.h).
  */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdalign.h>
 
 #include "test_common.h"
+
+#include "../runtime/mailbox.h"
 
 #include <criterion/redirect.h>
 
@@ -830,4 +833,65 @@ Test(message, no_quadratic_rescans)
 {
 	t_watchdog(20, "rescans");
 	T_RUN(NULL, drives_scans, NULL);
+}
+
+/* ---- the drain (internal: runtime/mailbox.h) ----------------------------- */
+
+static void push_to(struct mailbox *mb, lwp_pid to, uint64_t tag)
+{
+	struct msg_hdr *h = msg_new(NULL, 0);
+
+	cr_assert_not_null(h);
+	msg_address(h, to, LWP_NOPID, tag);
+	cr_assert_eq(mailbox_push(mb, h, false), PUSHED);
+}
+
+/* mb's save queue is exactly tags[0 .. n-1], its count n, and its last
+ * entry ends it. */
+static void assert_queue(const struct mailbox *mb, const uint64_t *tags, long n)
+{
+	const struct msg_hdr *h = mb->first;
+
+	for (long i = 0; i < n; i++, h = h->next) {
+		cr_assert_not_null(h, "queue ends at %ld of %ld", i, n);
+		cr_assert_eq(h->m.tag, tags[i], "entry %ld: tag %" PRIu64, i,
+			     h->m.tag);
+		if (i == n - 1)
+			cr_assert_eq(h, mb->last, "last is not the tail");
+	}
+	cr_assert_null(h, "queue longer than %ld", n);
+	cr_assert_eq(atomic_load(&mb->count), n);
+}
+
+/* A batch of messages alone is appended in one piece: its tail must be
+ * the newest message kept, even when newer ones were for an earlier
+ * incarnation and dropped, and the next batch must link behind it. */
+Test(message, drain_appends_batches_in_order_without_stale_mail)
+{
+	const lwp_pid self = ((lwp_pid)5 << 32) | 3;
+	const lwp_pid stale = ((lwp_pid)4 << 32) | 3;
+	static const uint64_t first[] = { 1, 3 }, both[] = { 1, 3, 6, 7 };
+	struct mailbox mb = { 0 };
+	struct msg_hdr *h;
+
+	push_to(&mb, self, 1);
+	push_to(&mb, stale, 2);
+	push_to(&mb, self, 3);
+	push_to(&mb, stale, 4); /* the newest: dropped */
+	h = mailbox_drain(&mb, self);
+	cr_assert(h && h->m.tag == 1, "first appended");
+	assert_queue(&mb, first, 2);
+
+	push_to(&mb, stale, 5); /* the oldest: dropped */
+	push_to(&mb, self, 6);
+	push_to(&mb, self, 7);
+	h = mailbox_drain(&mb, self);
+	cr_assert(h && h->m.tag == 6, "first of the second batch");
+	assert_queue(&mb, both, 4);
+
+	cr_assert_null(mailbox_drain(&mb, self), "nothing arrived");
+	push_to(&mb, stale, 8);
+	cr_assert_null(mailbox_drain(&mb, self), "only stale mail arrived");
+	assert_queue(&mb, both, 4);
+	mailbox_clear(&mb);
 }
