@@ -1118,8 +1118,13 @@ static void start_fails(void *arg)
 
 Test(supervisor, a_start_that_cannot_spawn_fails_cleanly)
 {
-	/* this process, the supervisor, two kids */
-	lwp_config cfg = { .max_procs = 4 };
+	/* This process, the supervisor, two kids.  The supervisor ends its
+	 * kids at once, maybe before they ran: a kid with the exit signal
+	 * pending dies at its first safe point.  Without preemption that is
+	 * the receive after its UP (and its handler's DIED); with it, a
+	 * preemption on the way (slow code under qemu) ended kids before
+	 * their UP, and up_of() waited for nothing. */
+	lwp_config cfg = { .max_procs = 4, .timeslice_ns = LWP_INFINITY };
 
 	t_watchdog(30, "start_fails");
 	SUP_RUN(&cfg, start_fails);
