@@ -391,6 +391,13 @@ typedef struct lwp_msg {
  * has exited; nothing is sent), LWP_EINVAL (data NULL with size > 0, or tag
  * above LWP_TAG_MAX), LWP_ENOMEM, LWP_ENOTRUNNING.  A receiver that exits
  * before receiving drops the message.
+ *
+ * Backpressure: never blocking is not never yielding.  A process that sends
+ * to another whose mailbox holds 255 or more messages it has not yet looked
+ * at ends its turn with that send (it stays runnable and goes on after the
+ * processes queued before it), so that many senders cannot pile up a
+ * receiver's mailbox while it waits its turn behind them.  Sends to oneself
+ * and from foreign threads are exempt.
  */
 LWP_API int lwp_send(lwp_pid to, uint64_t tag, const void *data, size_t size);
 

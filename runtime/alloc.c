@@ -41,9 +41,15 @@ static size_t class_size(unsigned c)
 void *alloc_bytes_slow(size_t size)
 {
 	unsigned k = alloc_class(size);
-
 	/* Allocated at the class size, so that any scheduler can cache it. */
-	return general_alloc(k == ALLOC_CLASSES ? size : class_size(k));
+	size_t n = k == ALLOC_CLASSES ? size : class_size(k);
+	void *p = general_alloc(n);
+
+	if (unlikely((uintptr_t)p & ALLOC_ADDR_SPARE)) {
+		general_free(p, n);
+		return NULL;
+	}
+	return p;
 }
 
 void alloc_free_slow(void *p, size_t size)

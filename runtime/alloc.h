@@ -14,11 +14,14 @@
 #define LWP_ALLOC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "compiler.h"
 
-#define ALLOC_CLASSES	3    /* 64, 128 and 256 bytes */
-#define ALLOC_CACHE_MAX 1024 /* blocks kept per class */
+#define ALLOC_CLASSES 3 /* 64, 128 and 256 bytes */
+/* Address bits no block handed out uses: a mailbox counts in them. */
+#define ALLOC_ADDR_SPARE ((uintptr_t)0xff << 48)
+#define ALLOC_CACHE_MAX	 1024 /* blocks kept per class */
 
 struct alloc_cache {
 	void *free[ALLOC_CLASSES]; /* LIFO lists linked through the blocks */
@@ -39,7 +42,10 @@ static inline struct alloc_cache *alloc_cache_usable(struct alloc_cache *c)
 	return LWP_ASAN ? NULL : c;
 }
 
-/* The general allocator, for what the cache cannot serve. */
+/* The general allocator, for what the cache cannot serve; NULL also for
+ * a block whose address uses ALLOC_ADDR_SPARE (never seen: user-space
+ * addresses have 47 or 48 bits unless asked for more by hint, and arm64's
+ * top-byte tags lie above). */
 must_check void *alloc_bytes_slow(size_t size);
 void alloc_free_slow(void *p, size_t size);
 

@@ -14,6 +14,9 @@
  *    sees CLOSED and fails, one ordered before it is in what close takes.
  *  - mailbox_has_signal is the owner's relaxed look at its own word: a
  *    signal it misses is seen at its next look or drain.
+ *  - The arrival count rides in the same CAS and publishes nothing: it is
+ *    a hint to the sender that made it (backpressure), exact because each
+ *    CAS reads the count the last one wrote.
  */
 #include "mailbox.h"
 
@@ -47,17 +50,24 @@ enum push_result mailbox_push(struct mailbox *mb, struct msg_hdr *h,
 			      bool signal)
 {
 	uintptr_t old = atomic_load_explicit(&mb->inbox, memory_order_relaxed);
-	uintptr_t keep;
+	uintptr_t mine = (uintptr_t)h | (signal ? INBOX_SIGNAL : 0);
+	uintptr_t carry;
 
 	do {
 		if (old & INBOX_CLOSED)
 			return PUSH_CLOSED;
-		h->next = (struct msg_hdr *)(old & ~INBOX_FLAGS);
-		keep = (old & INBOX_SIGNAL) | (signal ? INBOX_SIGNAL : 0);
+		h->next = (struct msg_hdr *)(old & INBOX_PTR);
+		/* The SIGNAL bit and the count go on; with the bit below the
+		 * count, "below INBOX_DEPTH" is "count not full". */
+		carry = old & (INBOX_SIGNAL | INBOX_DEPTH);
+		if (carry < INBOX_DEPTH)
+			carry += INBOX_DEPTH_ONE;
 	} while (!atomic_compare_exchange_weak_explicit(
-		&mb->inbox, &old, (uintptr_t)h | keep, memory_order_seq_cst,
+		&mb->inbox, &old, mine | carry, memory_order_seq_cst,
 		memory_order_relaxed));
-	return old & INBOX_WAITING ? PUSHED_WAKE : PUSHED;
+	if (old & INBOX_WAITING)
+		return PUSHED_WAKE;
+	return carry >= INBOX_DEPTH ? PUSHED_FULL : PUSHED;
 }
 
 /* The inbox's LIFO list in arrival order, without what was sent to an
@@ -66,7 +76,7 @@ enum push_result mailbox_push(struct mailbox *mb, struct msg_hdr *h,
 static struct msg_hdr *arrivals(uintptr_t word, lwp_pid self,
 				struct msg_hdr **last, long *n)
 {
-	struct msg_hdr *lifo = (struct msg_hdr *)(word & ~INBOX_FLAGS);
+	struct msg_hdr *lifo = (struct msg_hdr *)(word & INBOX_PTR);
 	struct msg_hdr *fifo = NULL;
 
 	*last = NULL;
@@ -177,7 +187,7 @@ void mailbox_clear(struct mailbox *mb)
 	if (atomic_load_explicit(&mb->inbox, memory_order_relaxed)) {
 		uintptr_t word = atomic_exchange_explicit(&mb->inbox, 0,
 							  memory_order_acquire);
-		free_list((struct msg_hdr *)(word & ~INBOX_FLAGS));
+		free_list((struct msg_hdr *)(word & INBOX_PTR));
 	}
 	forget_queue(mb);
 }
@@ -187,7 +197,7 @@ void mailbox_close(struct mailbox *mb)
 	/* Acquire: the arrivals taken are read and freed here. */
 	uintptr_t word = atomic_exchange_explicit(&mb->inbox, INBOX_CLOSED,
 						  memory_order_acquire);
-	struct msg_hdr *h = (struct msg_hdr *)(word & ~INBOX_FLAGS), *next;
+	struct msg_hdr *h = (struct msg_hdr *)(word & INBOX_PTR), *next;
 
 	for (; h; h = next) {
 		next = h->next;

@@ -4,11 +4,14 @@
  *
  * The inbox is one word: the head of a LIFO list of arrived messages, whose
  * bit 0 says "the owner is blocked waiting for a message", bit 1 "a signal
- * (failure.h) is among them" and bit 2 "the owner has exited".  That single
- * word carries the whole wakeup protocol:
- *  - a sender links its message in with one CAS; if the word it replaced had
- *    the WAITING bit, that sender (and no one else) must make the owner
- *    runnable;
+ * (failure.h) is among them" and bit 2 "the owner has exited", and whose
+ * bits 48-55 count the arrivals, up to INBOX_DEPTH_MAX (no message's
+ * address uses them: ALLOC_ADDR_SPARE; arm64's top-byte tags sit in bits
+ * 56-63, which stay the pointer's).
+ * That single word carries the whole wakeup protocol:
+ *  - a sender links its message in with one CAS, which also bumps the
+ *    count; if the word it replaced had the WAITING bit, that sender (and
+ *    no one else) must make the owner runnable;
  *  - the owner takes every arrival with one exchange, reverses it into
  *    arrival order and appends it to the save queue;
  *  - the owner blocks by CAS'ing the empty word (0) to WAITING after it has
@@ -19,6 +22,9 @@
  *    reaches the exit code or is refused to its sender.
  * Invariant: WAITING is set only while the owner is switched out and in no
  * run queue, and whoever clears it owns the duty to make the owner runnable.
+ * The count is exact up to INBOX_DEPTH_MAX since the owner's last exchange:
+ * a sender that finds it full knows the owner has fallen behind
+ * (backpressure: message.c).
  *
  * Selective receive scans the save queue; a receive that has to wait only
  * scans what arrived since its last scan (Erlang's save pointer).
@@ -29,15 +35,21 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "alloc.h"
 #include "compiler.h"
 #include "lwp.h"
 
 struct sched;
 
-#define INBOX_WAITING ((uintptr_t)1)
-#define INBOX_SIGNAL  ((uintptr_t)2)
-#define INBOX_CLOSED  ((uintptr_t)4)
-#define INBOX_FLAGS   ((uintptr_t)7) /* messages are 16-byte aligned */
+#define INBOX_WAITING	  ((uintptr_t)1)
+#define INBOX_SIGNAL	  ((uintptr_t)2)
+#define INBOX_CLOSED	  ((uintptr_t)4)
+#define INBOX_FLAGS	  ((uintptr_t)7) /* messages are 16-byte aligned */
+#define INBOX_DEPTH_SHIFT 48
+#define INBOX_DEPTH_MAX	  ((uintptr_t)255) /* fills ALLOC_ADDR_SPARE */
+#define INBOX_DEPTH	  ALLOC_ADDR_SPARE
+#define INBOX_DEPTH_ONE	  ((uintptr_t)1 << INBOX_DEPTH_SHIFT)
+#define INBOX_PTR	  (~(INBOX_FLAGS | INBOX_DEPTH))
 
 /* The runtime's header in front of every lwp_msg. */
 struct msg_hdr {
@@ -77,6 +89,7 @@ static inline void msg_address(struct msg_hdr *h, lwp_pid to, lwp_pid from,
 
 enum push_result {
 	PUSHED,	     /* queued */
+	PUSHED_FULL, /* queued behind INBOX_DEPTH_MAX or more arrivals */
 	PUSHED_WAKE, /* queued, and the caller must wake the owner */
 	PUSH_CLOSED, /* the owner has exited: not queued, h is the caller's */
 };

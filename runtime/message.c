@@ -51,6 +51,21 @@ void lwp_msg_free(lwp_msg *m)
 		preempt_enable(self);
 }
 
+/*
+ * Backpressure: dst has INBOX_DEPTH_MAX arrivals or more that it has not
+ * taken, so it is runnable but behind.  A process sending to it ends its
+ * turn here (the send's own charge then yields), so that a crowd of
+ * senders cannot pile up its mailbox while it waits its turn behind them:
+ * each gets one message in per round of the run queue until dst drains.
+ * Erlang once charged a sender for its receiver's queue in the same way.
+ * Not for a process sending to itself, nor for a foreign thread.
+ */
+static void give_way(struct sched *s, struct proc *dst)
+{
+	if (s && s->current && s->current != dst && s->budget > 1)
+		s->budget = 1;
+}
+
 /* msg_post, inline on the send path; `traced`, a constant, makes the
  * variant that tells trace.h of the send. */
 static always_inline int push(struct sched *s, struct proc *dst,
@@ -72,6 +87,12 @@ static always_inline int push(struct sched *s, struct proc *dst,
 		return 0;
 	case PUSH_CLOSED:
 		return LWP_ENOPROC;
+	case PUSHED_FULL:
+		if (traced)
+			trace_send(s, to, tag, false);
+		if (!signal)
+			give_way(s, dst);
+		break;
 	case PUSHED:
 		if (traced)
 			trace_send(s, to, tag, false);

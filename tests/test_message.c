@@ -895,3 +895,75 @@ Test(message, drain_appends_batches_in_order_without_stale_mail)
 	assert_queue(&mb, both, 4);
 	mailbox_clear(&mb);
 }
+
+/* The inbox counts arrivals up to INBOX_DEPTH_MAX: every push from the
+ * one that fills it says PUSHED_FULL, and a drain starts the count again. */
+Test(message, inbox_counts_arrivals_until_a_drain)
+{
+	const lwp_pid self = ((lwp_pid)1 << 32) | 1;
+	const long n = (long)INBOX_DEPTH_MAX + 45;
+	struct mailbox mb = { 0 };
+	struct msg_hdr *h;
+	long i = 0;
+
+	for (long k = 1; k <= n; k++) {
+		h = msg_new(NULL, 0);
+		cr_assert_not_null(h);
+		msg_address(h, self, LWP_NOPID, (uint64_t)k);
+		cr_assert_eq(mailbox_push(&mb, h, false),
+			     k < (long)INBOX_DEPTH_MAX ? PUSHED : PUSHED_FULL,
+			     "push %ld", k);
+	}
+	for (h = mailbox_drain(&mb, self); h; h = h->next)
+		cr_assert_eq(h->m.tag, (uint64_t)++i, "message %ld", i);
+	cr_assert_eq(i, n);
+	push_to(&mb, self, 0); /* the first since the drain */
+	cr_assert_eq(atomic_load(&mb.inbox) & INBOX_DEPTH, INBOX_DEPTH_ONE);
+	mailbox_clear(&mb);
+}
+
+/* ---- backpressure ------------------------------------------------------------ */
+
+#define FLOOD_SENDERS 50
+#define FLOOD_EACH    (4000 / T_SLOW)
+
+static _Atomic lwp_pid flood_to;
+
+static void floods(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < FLOOD_EACH; i++)
+		CHECK_RC(lwp_send(atomic_load(&flood_to), 1, &i, sizeof(i)), 0);
+}
+
+/* The receiver queues itself behind its senders, each of which could
+ * send a whole budget's worth in its turn.  A full inbox ends a sender's
+ * turn, so the backlog stays near INBOX_DEPTH_MAX plus one message per
+ * sender, instead of every sender's turn. */
+static void flooded(void *arg)
+{
+	const long total = (long)FLOOD_SENDERS * FLOOD_EACH;
+	const long bound = 2 * ((long)INBOX_DEPTH_MAX + FLOOD_SENDERS);
+	long most = 0;
+
+	(void)arg;
+	atomic_store(&flood_to, lwp_self());
+	for (int i = 0; i < FLOOD_SENDERS; i++)
+		REQUIRE(lwp_spawn(floods, NULL) > 0, "spawn");
+	CHECK_RC(lwp_yield(), 0); /* behind them */
+	for (long i = 0; i < total; i++) {
+		lwp_msg_free(RECV(NULL, NULL));
+		if (lwp_mailbox_size() > most)
+			most = lwp_mailbox_size();
+	}
+	CHECK(most <= bound, "a backlog of %ld messages (bound %ld)", most,
+	      bound);
+}
+
+Test(message, a_full_inbox_ends_the_senders_turn)
+{
+	const lwp_config cfg = { .schedulers = 1 };
+
+	t_watchdog(30, "flood");
+	T_RUN(&cfg, flooded, NULL);
+}
