@@ -394,10 +394,10 @@ typedef struct lwp_msg {
  *
  * Backpressure: never blocking is not never yielding.  A process that sends
  * to another whose mailbox holds 255 or more messages it has not yet looked
- * at ends its turn with that send (it stays runnable and goes on after the
- * processes queued before it), so that many senders cannot pile up a
- * receiver's mailbox while it waits its turn behind them.  Sends to oneself
- * and from foreign threads are exempt.
+ * at ends its turn at its next runtime call (it stays runnable and goes on
+ * after the processes queued before it), so that many senders cannot pile
+ * up a receiver's mailbox while it waits its turn behind them.  Sends to
+ * oneself and from foreign threads are exempt.
  */
 LWP_API int lwp_send(lwp_pid to, uint64_t tag, const void *data, size_t size);
 

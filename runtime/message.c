@@ -54,16 +54,19 @@ void lwp_msg_free(lwp_msg *m)
 /*
  * Backpressure: dst has INBOX_DEPTH_MAX arrivals or more that it has not
  * taken, so it is runnable but behind.  A process sending to it ends its
- * turn here (the send's own charge then yields), so that a crowd of
- * senders cannot pile up its mailbox while it waits its turn behind them:
- * each gets one message in per round of the run queue until dst drains.
- * Erlang once charged a sender for its receiver's queue in the same way.
- * Not for a process sending to itself, nor for a foreign thread.
+ * turn at its next runtime call after this send (the budget left covers
+ * this send's charge alone), so that a crowd of senders cannot pile up its
+ * mailbox while it waits its turn behind them: each gets two messages in
+ * per round of the run queue until dst drains.  Not at this send: a
+ * process that reports and exits (a spawned worker) should not pay for a
+ * switch that helps no one.  Erlang once charged a sender for its
+ * receiver's queue in the same spirit.  Not for a process sending to
+ * itself, nor for a foreign thread.
  */
 static void give_way(struct sched *s, struct proc *dst)
 {
-	if (s && s->current && s->current != dst && s->budget > 1)
-		s->budget = 1;
+	if (s && s->current && s->current != dst && s->budget > 2)
+		s->budget = 2;
 }
 
 /* msg_post, inline on the send path; `traced`, a constant, makes the

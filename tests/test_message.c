@@ -938,8 +938,8 @@ static void floods(void *arg)
 
 /* The receiver queues itself behind its senders, each of which could
  * send a whole budget's worth in its turn.  A full inbox ends a sender's
- * turn, so the backlog stays near INBOX_DEPTH_MAX plus one message per
- * sender, instead of every sender's turn. */
+ * turn after one more message, so the backlog stays near INBOX_DEPTH_MAX
+ * plus two messages per sender, instead of every sender's turn. */
 static void flooded(void *arg)
 {
 	const long total = (long)FLOOD_SENDERS * FLOOD_EACH;
