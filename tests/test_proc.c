@@ -1013,8 +1013,15 @@ Test(proc, yield_lets_timers_fire)
  * just as a run ends by itself.  It must not touch what the ending run
  * frees (under ASan a use-after-free shows up here within a few thousand
  * runs).  Each run starts and joins the scheduler threads, so runs cost
- * a few hundred microseconds; 4000 of them take a few seconds.
+ * a few hundred microseconds; 4000 of them take a few seconds.  Beside
+ * other programs pinned to the same cores (meson runs two tests at once)
+ * a run can cost ten times that, so the loop also ends after RACE_FOR,
+ * and must have raced RACE_MIN runs by then.
  */
+#define RACE_RUNS (4000 / T_SLOW)
+#define RACE_MIN  (200 / T_SLOW)
+#define RACE_FOR  (15 * SEC * T_SLOW)
+
 static _Atomic bool racing_done;
 
 static void *stops_in_a_loop(void *arg)
@@ -1032,9 +1039,12 @@ Test(proc, stop_from_a_thread_races_with_the_end_of_runs)
 {
 	pthread_t t;
 
+	int64_t end = lwp_now() + RACE_FOR;
+	int i;
+
 	t_watchdog(60, "runs racing with lwp_stop");
 	cr_assert_eq(pthread_create(&t, NULL, stops_in_a_loop, NULL), 0);
-	for (int i = 0; i < 4000 / T_SLOW; i++) {
+	for (i = 0; i < RACE_RUNS && (i < RACE_MIN || lwp_now() < end); i++) {
 		int rc = lwp_main(NULL, nop, NULL);
 		if (rc != 0) {
 			atomic_store(&racing_done, true);
@@ -1046,6 +1056,7 @@ Test(proc, stop_from_a_thread_races_with_the_end_of_runs)
 	atomic_store(&racing_done, true);
 	cr_assert_eq(pthread_join(t, NULL), 0);
 	T_CHECKED();
+	cr_log_info("%d runs raced with lwp_stop", i);
 }
 
 /* ---- stack overflow -------------------------------------------------------- */
