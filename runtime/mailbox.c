@@ -46,6 +46,12 @@ void msg_delete(struct sched *s, struct msg_hdr *h)
 	alloc_free(s ? &s->msgs : NULL, h, msg_bytes(h->m.size));
 }
 
+/* The arrivals' list in an inbox word, without its flags and count. */
+static inline struct msg_hdr *inbox_list(uintptr_t word)
+{
+	return (struct msg_hdr *)(word & INBOX_PTR);
+}
+
 enum push_result mailbox_push(struct mailbox *mb, struct msg_hdr *h,
 			      bool signal)
 {
@@ -56,7 +62,7 @@ enum push_result mailbox_push(struct mailbox *mb, struct msg_hdr *h,
 	do {
 		if (old & INBOX_CLOSED)
 			return PUSH_CLOSED;
-		h->next = (struct msg_hdr *)(old & INBOX_PTR);
+		h->next = inbox_list(old);
 		/* The SIGNAL bit and the count go on; with the bit below the
 		 * count, "below INBOX_DEPTH" is "count not full". */
 		carry = old & (INBOX_SIGNAL | INBOX_DEPTH);
@@ -76,7 +82,7 @@ enum push_result mailbox_push(struct mailbox *mb, struct msg_hdr *h,
 static struct msg_hdr *arrivals(uintptr_t word, lwp_pid self,
 				struct msg_hdr **last, long *n)
 {
-	struct msg_hdr *lifo = (struct msg_hdr *)(word & INBOX_PTR);
+	struct msg_hdr *lifo = inbox_list(word);
 	struct msg_hdr *fifo = NULL;
 
 	*last = NULL;
@@ -187,7 +193,7 @@ void mailbox_clear(struct mailbox *mb)
 	if (atomic_load_explicit(&mb->inbox, memory_order_relaxed)) {
 		uintptr_t word = atomic_exchange_explicit(&mb->inbox, 0,
 							  memory_order_acquire);
-		free_list((struct msg_hdr *)(word & INBOX_PTR));
+		free_list(inbox_list(word));
 	}
 	forget_queue(mb);
 }
@@ -197,7 +203,7 @@ void mailbox_close(struct mailbox *mb)
 	/* Acquire: the arrivals taken are read and freed here. */
 	uintptr_t word = atomic_exchange_explicit(&mb->inbox, INBOX_CLOSED,
 						  memory_order_acquire);
-	struct msg_hdr *h = (struct msg_hdr *)(word & INBOX_PTR), *next;
+	struct msg_hdr *h = inbox_list(word), *next;
 
 	for (; h; h = next) {
 		next = h->next;

@@ -50,6 +50,8 @@ struct sched;
 #define INBOX_DEPTH	  ALLOC_ADDR_SPARE
 #define INBOX_DEPTH_ONE	  ((uintptr_t)1 << INBOX_DEPTH_SHIFT)
 #define INBOX_PTR	  (~(INBOX_FLAGS | INBOX_DEPTH))
+_Static_assert(INBOX_DEPTH_MAX << INBOX_DEPTH_SHIFT == INBOX_DEPTH,
+	       "the count fills the address bits the allocator leaves");
 
 /* The runtime's header in front of every lwp_msg. */
 struct msg_hdr {

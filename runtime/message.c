@@ -91,11 +91,9 @@ static always_inline int push(struct sched *s, struct proc *dst,
 	case PUSH_CLOSED:
 		return LWP_ENOPROC;
 	case PUSHED_FULL:
-		if (traced)
-			trace_send(s, to, tag, false);
 		if (!signal)
 			give_way(s, dst);
-		break;
+		__attribute__((fallthrough));
 	case PUSHED:
 		if (traced)
 			trace_send(s, to, tag, false);

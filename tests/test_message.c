@@ -837,13 +837,18 @@ Test(message, no_quadratic_rescans)
 
 /* ---- the drain (internal: runtime/mailbox.h) ----------------------------- */
 
-static void push_to(struct mailbox *mb, lwp_pid to, uint64_t tag)
+/* Push a message with tag, addressed to `to`, into mb, which is open and
+ * has no waiting owner: it is queued, full or not (the result says). */
+static enum push_result push_to(struct mailbox *mb, lwp_pid to, uint64_t tag)
 {
 	struct msg_hdr *h = msg_new(NULL, 0);
+	enum push_result r;
 
 	cr_assert_not_null(h);
 	msg_address(h, to, LWP_NOPID, tag);
-	cr_assert_eq(mailbox_push(mb, h, false), PUSHED);
+	r = mailbox_push(mb, h, false);
+	cr_assert(r == PUSHED || r == PUSHED_FULL, "push: %d", (int)r);
+	return r;
 }
 
 /* mb's save queue is exactly tags[0 .. n-1], its count n, and its last
@@ -906,18 +911,14 @@ Test(message, inbox_counts_arrivals_until_a_drain)
 	struct msg_hdr *h;
 	long i = 0;
 
-	for (long k = 1; k <= n; k++) {
-		h = msg_new(NULL, 0);
-		cr_assert_not_null(h);
-		msg_address(h, self, LWP_NOPID, (uint64_t)k);
-		cr_assert_eq(mailbox_push(&mb, h, false),
+	for (long k = 1; k <= n; k++)
+		cr_assert_eq(push_to(&mb, self, (uint64_t)k),
 			     k < (long)INBOX_DEPTH_MAX ? PUSHED : PUSHED_FULL,
 			     "push %ld", k);
-	}
 	for (h = mailbox_drain(&mb, self); h; h = h->next)
 		cr_assert_eq(h->m.tag, (uint64_t)++i, "message %ld", i);
 	cr_assert_eq(i, n);
-	push_to(&mb, self, 0); /* the first since the drain */
+	cr_assert_eq(push_to(&mb, self, 0), PUSHED); /* first since the drain */
 	cr_assert_eq(atomic_load(&mb.inbox) & INBOX_DEPTH, INBOX_DEPTH_ONE);
 	mailbox_clear(&mb);
 }

@@ -1016,7 +1016,7 @@ Test(proc, yield_lets_timers_fire)
  * a few hundred microseconds; 4000 of them take a few seconds.  Beside
  * other programs pinned to the same cores (meson runs two tests at once)
  * a run can cost ten times that, so the loop also ends after RACE_FOR,
- * and must have raced RACE_MIN runs by then.
+ * once it has raced at least RACE_MIN runs.
  */
 #define RACE_RUNS (4000 / T_SLOW)
 #define RACE_MIN  (200 / T_SLOW)
@@ -1037,9 +1037,8 @@ static void *stops_in_a_loop(void *arg)
 
 Test(proc, stop_from_a_thread_races_with_the_end_of_runs)
 {
-	pthread_t t;
-
 	int64_t end = lwp_now() + RACE_FOR;
+	pthread_t t;
 	int i;
 
 	t_watchdog(60, "runs racing with lwp_stop");
